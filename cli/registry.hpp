@@ -1,0 +1,46 @@
+// The registry: maps scenario names onto blocks, and defines the scenario schema.
+// This is the one place that knows every block; sim/ knows none of them.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/config.hpp"
+#include "sim/link.hpp"
+
+namespace linksim {
+
+enum class Role { Source, Mapper, Channel, Equalizer, Demapper };
+
+/// One selectable block, as `linksim list` shows it.
+struct BlockEntry {
+  Role role;
+  std::string name;
+  std::string doc;
+  bool itpp_backed = false;
+  std::vector<ParamSpec> params;  ///< keys "<name>.<param>" (a section named after the block)
+};
+
+std::string_view to_string(Role r);
+/// The scenario key that selects a block for a role ("link.mapper", ...).
+std::string role_key(Role r);
+
+/// Every block of every role.
+const std::vector<BlockEntry>& block_catalog();
+
+/// The full scenario schema: top-level, [link], [sweep], [stop], [run] and every block's section.
+const std::vector<ParamSpec>& scenario_schema();
+
+/// Builds the link of one point. Throws ConfigError when the combination is invalid.
+std::unique_ptr<Link> build_link(const PointConfig& point);
+
+/// Bits per symbol of the point's mapper.
+unsigned point_bits_per_symbol(const PointConfig& point);
+
+/// Closed-form BER for the point's link where one exists (AWGN; Rayleigh BPSK/QPSK with perfect
+/// CSI), at Eb/N0 `ebn0_db`.
+std::optional<double> point_ber_theory(const PointConfig& point, double ebn0_db);
+
+}  // namespace linksim

@@ -1,0 +1,303 @@
+#include "results/results.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <unistd.h>
+
+#include "sim/stats.hpp"
+
+namespace linksim {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+double ratio(std::uint64_t num, std::uint64_t den) {
+  return den == 0 ? 0.0 : static_cast<double>(num) / static_cast<double>(den);
+}
+
+double throughput_mbps(const PointRecord& p) {
+  return p.result.wall_s > 0 ? static_cast<double>(p.result.counts.bits) / p.result.wall_s / 1e6
+                             : 0.0;
+}
+
+StopReason stop_reason_from(const std::string& s) {
+  for (StopReason r : {StopReason::ErrorTarget, StopReason::MaxBits, StopReason::MaxFrames,
+                       StopReason::MaxTime}) {
+    if (to_string(r) == s) return r;
+  }
+  throw std::runtime_error("unknown stop_reason '" + s + "'");
+}
+
+Json point_to_json(const PointRecord& p) {
+  const Counts& c = p.result.counts;
+  const auto [ber_lo, ber_hi] = clopper_pearson(c.bit_errors, c.bits);
+  const auto [fer_lo, fer_hi] = clopper_pearson(c.frame_errors, c.frames);
+  Json j;
+  j["index"] = p.index;
+  for (const auto& [k, v] : p.swept) j["swept"][k] = v;
+  j["ebn0_db"] = p.snr.ebn0_db;
+  j["esn0_db"] = p.snr.esn0_db;
+  j["n0"] = p.snr.n0;
+  j["bits"] = c.bits;
+  j["bit_errors"] = c.bit_errors;
+  j["ber"] = ratio(c.bit_errors, c.bits);
+  j["ber_ci95"] = {ber_lo, ber_hi};
+  j["ber_theory"] = p.ber_theory ? Json(*p.ber_theory) : Json(nullptr);
+  j["frames"] = c.frames;
+  j["frame_errors"] = c.frame_errors;
+  j["fer"] = ratio(c.frame_errors, c.frames);
+  j["fer_ci95"] = {fer_lo, fer_hi};
+  j["wall_s"] = p.result.wall_s;
+  j["throughput_mbps"] = throughput_mbps(p);
+  j["stop_reason"] = std::string(to_string(p.result.reason));
+  Json lat = Json::object();
+  for (const auto& l : p.result.latency) {
+    lat[l.block] = {{"mean", l.mean_us}, {"p50", l.p50_us}, {"p99", l.p99_us}, {"calls", l.calls}};
+  }
+  j["latency_us"] = lat;
+  return j;
+}
+
+PointRecord point_from_json(const Json& j) {
+  PointRecord p;
+  p.index = j.at("index").get<std::size_t>();
+  if (j.contains("swept")) {
+    for (const auto& [k, v] : j.at("swept").items()) p.swept[k] = v.get<std::string>();
+  }
+  p.snr.ebn0_db = j.at("ebn0_db").get<double>();
+  p.snr.esn0_db = j.at("esn0_db").get<double>();
+  p.snr.n0 = j.at("n0").get<double>();
+  p.result.counts.bits = j.at("bits").get<std::uint64_t>();
+  p.result.counts.bit_errors = j.at("bit_errors").get<std::uint64_t>();
+  p.result.counts.frames = j.at("frames").get<std::uint64_t>();
+  p.result.counts.frame_errors = j.at("frame_errors").get<std::uint64_t>();
+  if (!j.at("ber_theory").is_null()) p.ber_theory = j.at("ber_theory").get<double>();
+  p.result.wall_s = j.at("wall_s").get<double>();
+  p.result.reason = stop_reason_from(j.at("stop_reason").get<std::string>());
+  for (const auto& [block, l] : j.at("latency_us").items()) {
+    p.result.latency.push_back({block, l.at("calls").get<std::uint64_t>(), l.at("mean").get<double>(),
+                                l.at("p50").get<double>(), l.at("p99").get<double>()});
+  }
+  return p;
+}
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+/// Swept keys other than the SNR, for labelling rows and plot series.
+std::vector<std::string> series_axes(const RunRecord& run) {
+  std::vector<std::string> out;
+  for (const auto& a : run.axes) {
+    if (a != "sweep.snr_db") out.push_back(a);
+  }
+  return out;
+}
+
+std::string series_label(const RunRecord& run, const PointRecord& p) {
+  std::string label;
+  for (const auto& a : series_axes(run)) {
+    const auto it = p.swept.find(a);
+    label += (label.empty() ? "" : ", ") + a.substr(a.find('.') + 1) + "=" +
+             (it == p.swept.end() ? "?" : it->second);
+  }
+  return label;
+}
+
+std::string csv(const RunRecord& run) {
+  std::ostringstream out;
+  const auto axes = series_axes(run);
+  out << "index,series";
+  for (const auto& a : axes) out << ',' << a;
+  out << ",ebn0_db,esn0_db,bits,bit_errors,ber,ber_ci95_low,ber_ci95_high,ber_theory,frames,"
+         "frame_errors,fer,wall_s,throughput_mbps,stop_reason\n";
+  for (const auto& p : run.points) {
+    const Counts& c = p.result.counts;
+    const auto [lo, hi] = clopper_pearson(c.bit_errors, c.bits);
+    out << p.index << ",\"" << series_label(run, p) << '"';
+    for (const auto& a : axes) out << ',' << (p.swept.count(a) ? p.swept.at(a) : "");
+    out << ',' << p.snr.ebn0_db << ',' << p.snr.esn0_db << ',' << c.bits << ',' << c.bit_errors
+        << ',' << fmt("%.6e", ratio(c.bit_errors, c.bits)) << ',' << fmt("%.6e", lo) << ','
+        << fmt("%.6e", hi) << ',' << (p.ber_theory ? fmt("%.6e", *p.ber_theory) : "") << ','
+        << c.frames << ',' << c.frame_errors << ',' << fmt("%.6e", ratio(c.frame_errors, c.frames))
+        << ',' << fmt("%.4f", p.result.wall_s) << ',' << fmt("%.3f", throughput_mbps(p)) << ','
+        << to_string(p.result.reason) << '\n';
+  }
+  return out.str();
+}
+
+std::string summary_markdown(const RunRecord& run) {
+  std::ostringstream out;
+  out << "# " << run.scenario << "\n\n";
+  if (!run.description.empty()) out << run.description << "\n\n";
+  out << "Scenario `" << run.source << "`, seed " << run.seed << ", " << run.threads
+      << " threads, git " << run.git_revision << ", " << run.points.size() << " of "
+      << run.planned_points << " points (" << run.status << ").\n\n";
+  out << "BER and FER with exact (Clopper-Pearson) 95% confidence intervals; `theory` is the "
+         "closed form where one exists.\n\n";
+  out << results_table(run) << "\n";
+  if (!run.points.empty()) {
+    out << "## Latency per block call (µs: mean / p50 / p99)\n\n| point |";
+    for (const auto& l : run.points.front().result.latency) out << ' ' << l.block << " |";
+    out << "\n|---|";
+    for (std::size_t i = 0; i < run.points.front().result.latency.size(); ++i) out << "---|";
+    out << '\n';
+    for (const auto& p : run.points) {
+      out << "| " << p.index << " |";
+      for (const auto& l : p.result.latency) {
+        out << ' ' << fmt("%.2f", l.mean_us) << " / " << fmt("%.2f", l.p50_us) << " / "
+            << fmt("%.2f", l.p99_us) << " |";
+      }
+      out << '\n';
+    }
+  }
+  return out.str();
+}
+
+}  // namespace
+
+std::string results_table(const RunRecord& run) {
+  std::ostringstream out;
+  const auto axes = series_axes(run);
+  out << "|";
+  for (const auto& a : axes) out << ' ' << a << " |";
+  out << " Eb/N0 (dB) | Es/N0 (dB) | bits | bit errors | BER | BER 95% CI | theory | FER | Mbit/s | "
+         "stop |\n|";
+  for (std::size_t i = 0; i < axes.size() + 10; ++i) out << "---|";
+  out << '\n';
+  for (const auto& p : run.points) {
+    const Counts& c = p.result.counts;
+    const auto [lo, hi] = clopper_pearson(c.bit_errors, c.bits);
+    out << "|";
+    for (const auto& a : axes) out << ' ' << (p.swept.count(a) ? p.swept.at(a) : "") << " |";
+    out << ' ' << fmt("%.2f", p.snr.ebn0_db) << " | " << fmt("%.2f", p.snr.esn0_db) << " | "
+        << c.bits << " | " << c.bit_errors << " | " << fmt("%.3e", ratio(c.bit_errors, c.bits))
+        << " | [" << fmt("%.2e", lo) << ", " << fmt("%.2e", hi) << "] | "
+        << (p.ber_theory ? fmt("%.3e", *p.ber_theory) : "-") << " | "
+        << fmt("%.3e", ratio(c.frame_errors, c.frames)) << " | "
+        << fmt("%.1f", throughput_mbps(p)) << " | " << to_string(p.result.reason) << " |\n";
+  }
+  return out.str();
+}
+
+void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
+  const std::filesystem::path tmp =
+      path.parent_path() / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()));
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+    out << content;
+    out.flush();
+    if (!out) throw std::runtime_error("error writing " + tmp.string());
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+void write_results(const RunRecord& run, const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  Json j;
+  j["scenario"] = run.scenario;
+  j["description"] = run.description;
+  j["source"] = run.source;
+  j["seed"] = run.seed;
+  j["threads"] = run.threads;
+  j["git_revision"] = run.git_revision;
+  j["snr_kind"] = run.snr_kind;
+  Json config = Json::object();
+  for (const auto& [k, v] : run.config) config[k] = v.size() == 1 ? Json(v.front()) : Json(v);
+  j["config"] = config;
+  j["axes"] = run.axes;
+  j["planned_points"] = run.planned_points;
+  j["status"] = run.status;
+  j["points"] = Json::array();
+  for (const auto& p : run.points) j["points"].push_back(point_to_json(p));
+  write_file_atomically(dir / "results.json", j.dump(2) + "\n");
+  write_file_atomically(dir / "results.csv", csv(run));
+  write_file_atomically(dir / "summary.md", summary_markdown(run));
+}
+
+RunRecord read_results(const std::filesystem::path& json_file) {
+  std::ifstream in(json_file);
+  if (!in) throw std::runtime_error(json_file.string() + ": cannot open");
+  try {
+    const Json j = Json::parse(in);
+    RunRecord run;
+    run.scenario = j.at("scenario").get<std::string>();
+    run.description = j.at("description").get<std::string>();
+    run.source = j.at("source").get<std::string>();
+    run.seed = j.at("seed").get<std::uint64_t>();
+    run.threads = j.at("threads").get<unsigned>();
+    run.git_revision = j.at("git_revision").get<std::string>();
+    run.snr_kind = j.at("snr_kind").get<std::string>();
+    for (const auto& [k, v] : j.at("config").items()) {
+      run.config[k] = v.is_array() ? v.get<std::vector<std::string>>()
+                                   : std::vector<std::string>{v.get<std::string>()};
+    }
+    run.axes = j.at("axes").get<std::vector<std::string>>();
+    run.planned_points = j.at("planned_points").get<std::size_t>();
+    run.status = j.at("status").get<std::string>();
+    for (const auto& p : j.at("points")) run.points.push_back(point_from_json(p));
+    return run;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(json_file.string() + ": not a linksim results file (" + e.what() + ")");
+  }
+}
+
+std::string write_ber_plot(const RunRecord& run, const std::filesystem::path& dir) {
+  if (run.points.empty()) return "no points to plot";
+  // One data block per series (blank-line separated) so gnuplot draws one curve each.
+  std::ostringstream data;
+  std::vector<std::string> labels;
+  std::string current;
+  bool any_theory = false;
+  for (const auto& p : run.points) {
+    const std::string label = series_label(run, p);
+    if (labels.empty() || label != current) {
+      if (!labels.empty()) data << "\n\n";
+      labels.push_back(label);
+      current = label;
+    }
+    const Counts& c = p.result.counts;
+    if (c.bit_errors == 0) continue;  // nothing to draw on a log axis
+    const auto [lo, hi] = clopper_pearson(c.bit_errors, c.bits);
+    const double x = run.snr_kind == "esn0" ? p.snr.esn0_db : p.snr.ebn0_db;
+    data << x << ' ' << ratio(c.bit_errors, c.bits) << ' ' << lo << ' ' << hi << ' '
+         << (p.ber_theory ? fmt("%.6e", *p.ber_theory) : "NaN") << '\n';
+    any_theory = any_theory || p.ber_theory.has_value();
+  }
+  write_file_atomically(dir / "ber.dat", data.str());
+  std::ostringstream gp;
+  gp << "set terminal svg size 800,560 dynamic enhanced font 'sans,12'\n"
+     << "set output '" << (dir / "ber.svg").string() << "'\n"
+     << "set logscale y\nset format y '10^{%L}'\nset grid\nset key bottom left\n"
+     << "set xlabel '" << (run.snr_kind == "esn0" ? "E_s/N_0 (dB)" : "E_b/N_0 (dB)") << "'\n"
+     << "set ylabel 'BER'\nset title \"" << run.scenario << " (95% CI error bars)\"\nplot ";
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const std::string name = labels[i].empty() ? "simulated" : labels[i];
+    gp << (i ? ", " : "") << "'" << (dir / "ber.dat").string() << "' index " << i
+       << " using 1:2:3:4 with yerrorlines lw 2 title '" << name << "'";
+    if (any_theory) {
+      gp << ", '' index " << i << " using 1:5 with lines dt 2 lc " << i + 1 << " title '"
+         << name << " (theory)'";
+    }
+  }
+  gp << "\n";
+  write_file_atomically(dir / "ber.gp", gp.str());
+  const std::string cmd = "gnuplot '" + (dir / "ber.gp").string() + "' 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return "cannot start gnuplot";
+  std::string output;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) output += buf;
+  const int rc = ::pclose(pipe);
+  if (rc != 0) return "gnuplot failed (is it installed? scripts/setup.sh installs it): " + output;
+  return "";
+}
+
+}  // namespace linksim

@@ -1,0 +1,59 @@
+// Result records and their writers: results.json (machine-readable, schema in results/README.md),
+// results.csv, summary.md and a gnuplot BER plot. Files are written atomically (temporary file,
+// then rename) after every finished point, so a killed run keeps every finished point.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/montecarlo.hpp"
+#include "sim/snr.hpp"
+
+namespace linksim {
+
+/// One finished sweep point.
+struct PointRecord {
+  std::size_t index = 0;                       ///< position in the sweep
+  std::map<std::string, std::string> swept;    ///< value of every swept key at this point
+  SnrPoint snr{};
+  PointResult result;
+  std::optional<double> ber_theory;            ///< closed-form BER where one exists
+};
+
+/// A whole run, as written to results.json.
+struct RunRecord {
+  std::string scenario;     ///< scenario name
+  std::string description;
+  std::string source;       ///< scenario file
+  std::uint64_t seed = 1;
+  unsigned threads = 1;
+  std::string git_revision;
+  std::string snr_kind;     ///< "ebn0" or "esn0": which SNR is swept
+  std::map<std::string, std::vector<std::string>> config;  ///< every key, as run
+  std::vector<std::string> axes;  ///< swept keys, outermost first
+  std::size_t planned_points = 0;
+  std::string status;       ///< "running", "complete"
+  std::vector<PointRecord> points;
+};
+
+/// Writes results.json, results.csv and summary.md into `dir` (created if needed), atomically.
+void write_results(const RunRecord& run, const std::filesystem::path& dir);
+
+/// Makes ber.svg in `dir` with gnuplot from results.csv. Returns an error message, or "" on
+/// success (a missing gnuplot is reported, not fatal).
+std::string write_ber_plot(const RunRecord& run, const std::filesystem::path& dir);
+
+/// Reads results.json back (for --resume). Throws std::runtime_error on a malformed file.
+RunRecord read_results(const std::filesystem::path& json_file);
+
+/// The human-readable table of summary.md (also printed by `linksim run`).
+std::string results_table(const RunRecord& run);
+
+/// Writes `content` to `path` via a temporary file in the same folder and a rename.
+void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+
+}  // namespace linksim

@@ -1,0 +1,72 @@
+// Per-block wall-time statistics: mean exactly, percentiles from a log-spaced histogram.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace linksim {
+
+/// Summary of one block's per-call wall time, in microseconds.
+struct LatencySummary {
+  std::string block;
+  std::uint64_t calls = 0;
+  double mean_us = 0.0;
+  double p50_us = 0.0;  ///< within 1% (histogram bucket width)
+  double p99_us = 0.0;  ///< within 1%
+};
+
+/// Histogram of durations with 1%-wide logarithmic buckets from 1 ns to 1000 s. Mergeable.
+class LatencyHistogram {
+ public:
+  LatencyHistogram();
+  void record(double seconds);
+  void merge(const LatencyHistogram& other);
+  std::uint64_t count() const { return count_; }
+  double mean_seconds() const { return count_ ? sum_ / static_cast<double>(count_) : 0.0; }
+  /// q in [0, 1]; returns seconds (geometric bucket centre, clamped to the observed min/max).
+  double quantile_seconds(double q) const;
+
+ private:
+  std::vector<std::uint64_t> buckets_;
+  std::uint64_t count_ = 0;
+  double sum_ = 0.0;
+  double min_ = 0.0;
+  double max_ = 0.0;
+};
+
+/// One histogram per stage of a link; one recorder per worker thread, merged at the end.
+class LatencyRecorder {
+ public:
+  explicit LatencyRecorder(std::vector<std::string> stage_names);
+  void record(std::size_t stage, double seconds) { stages_[stage].record(seconds); }
+  void merge(const LatencyRecorder& other);
+  std::vector<LatencySummary> summary() const;
+  const std::vector<std::string>& stage_names() const { return names_; }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<LatencyHistogram> stages_;
+};
+
+/// Times one call of a stage: records the wall time from construction to destruction.
+class StageTimer {
+ public:
+  StageTimer(LatencyRecorder& recorder, std::size_t stage)
+      : recorder_(recorder), stage_(stage), start_(std::chrono::steady_clock::now()) {}
+  ~StageTimer() {
+    const auto end = std::chrono::steady_clock::now();
+    recorder_.record(stage_, std::chrono::duration<double>(end - start_).count());
+  }
+  StageTimer(const StageTimer&) = delete;
+  StageTimer& operator=(const StageTimer&) = delete;
+
+ private:
+  LatencyRecorder& recorder_;
+  std::size_t stage_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace linksim

@@ -1,0 +1,160 @@
+#include "sim/montecarlo.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace linksim {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+/// Shared state of one point: frames are committed in index order under the mutex.
+class PointState {
+ public:
+  PointState(const PointJob& job, const ProgressCallback& progress)
+      : job_(job), progress_(progress), start_(Clock::now()), last_report_(start_) {}
+
+  bool stopped() const { return stopped_.load(std::memory_order_relaxed); }
+  std::uint64_t claim_frame() { return next_frame_.fetch_add(1, std::memory_order_relaxed); }
+
+  void commit(std::uint64_t index, const FrameOutcome& outcome) {
+    std::lock_guard lock(mutex_);
+    if (stopped()) return;
+    pending_.emplace(index, outcome);
+    for (auto it = pending_.find(counts_.frames); it != pending_.end();
+         it = pending_.find(counts_.frames)) {
+      counts_.bits += it->second.bits;
+      counts_.bit_errors += it->second.bit_errors;
+      counts_.frame_errors += it->second.frame_error ? 1 : 0;
+      ++counts_.frames;
+      pending_.erase(it);
+      if (check_stop()) {
+        stopped_ = true;
+        pending_.clear();
+        return;
+      }
+    }
+    if (progress_ && Clock::now() - last_report_ > std::chrono::milliseconds(200)) {
+      last_report_ = Clock::now();
+      progress_(counts_, seconds_since(start_));
+    }
+  }
+
+  void fail(std::exception_ptr e) {
+    std::lock_guard lock(mutex_);
+    if (!error_) error_ = e;
+    stopped_ = true;
+  }
+
+  void finish(PointResult& result) {
+    result.wall_s = seconds_since(start_);
+    if (error_) std::rethrow_exception(error_);
+    result.counts = counts_;
+    result.reason = reason_;
+  }
+
+ private:
+  bool check_stop() {
+    const StopRule& r = job_.stop;
+    const bool has_target = r.min_bit_errors > 0 || r.min_frame_errors > 0;
+    if (has_target && counts_.bit_errors >= r.min_bit_errors &&
+        counts_.frame_errors >= r.min_frame_errors) {
+      reason_ = StopReason::ErrorTarget;
+    } else if (r.max_frames > 0 && counts_.frames >= r.max_frames) {
+      reason_ = StopReason::MaxFrames;
+    } else if (r.max_bits > 0 && counts_.bits >= r.max_bits) {
+      reason_ = StopReason::MaxBits;
+    } else if (r.max_seconds > 0 && seconds_since(start_) >= r.max_seconds) {
+      reason_ = StopReason::MaxTime;
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  const PointJob& job_;
+  const ProgressCallback& progress_;
+  Clock::time_point start_;
+  Clock::time_point last_report_;
+  std::mutex mutex_;
+  std::map<std::uint64_t, FrameOutcome> pending_;
+  Counts counts_;
+  StopReason reason_ = StopReason::MaxFrames;
+  std::atomic<bool> stopped_{false};
+  std::atomic<std::uint64_t> next_frame_{0};
+  std::exception_ptr error_;
+};
+
+void worker(const SimulatorFactory& make_simulator, const PointJob& job, PointState& state,
+            LatencyRecorder& latency) {
+  try {
+    const auto simulator = make_simulator();
+    while (!state.stopped()) {
+      const std::uint64_t index = state.claim_frame();
+      if (job.stop.max_frames > 0 && index >= job.stop.max_frames) break;
+      RandomStream rng(derive_seed(job.seed, job.point_index, index));
+      const FrameOutcome outcome = simulator->run_frame(job.n0, rng, latency);
+      state.commit(index, outcome);
+    }
+  } catch (...) {
+    state.fail(std::current_exception());
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(StopReason r) {
+  switch (r) {
+    case StopReason::ErrorTarget:
+      return "error_target";
+    case StopReason::MaxBits:
+      return "max_bits";
+    case StopReason::MaxFrames:
+      return "max_frames";
+    case StopReason::MaxTime:
+      return "max_seconds";
+  }
+  return "?";
+}
+
+unsigned hardware_threads() { return std::max(1U, std::thread::hardware_concurrency()); }
+
+PointResult run_point(const SimulatorFactory& make_simulator, const PointJob& job,
+                      const ProgressCallback& progress) {
+  const StopRule& r = job.stop;
+  if (r.max_bits == 0 && r.max_frames == 0 && r.max_seconds <= 0.0) {
+    throw std::invalid_argument("stop rule needs at least one of max_bits, max_frames, max_seconds");
+  }
+  if (job.threads == 0) throw std::invalid_argument("threads must be at least 1");
+
+  const std::vector<std::string> names = make_simulator()->stage_names();
+  std::vector<LatencyRecorder> latency(job.threads, LatencyRecorder(names));
+  PointState state(job, progress);
+  if (job.threads == 1) {
+    worker(make_simulator, job, state, latency[0]);
+  } else {
+    std::vector<std::thread> pool;
+    pool.reserve(job.threads);
+    for (unsigned t = 0; t < job.threads; ++t) {
+      pool.emplace_back(worker, std::cref(make_simulator), std::cref(job), std::ref(state),
+                        std::ref(latency[t]));
+    }
+    for (auto& th : pool) th.join();
+  }
+  PointResult result;
+  state.finish(result);
+  for (unsigned t = 1; t < job.threads; ++t) latency[0].merge(latency[t]);
+  result.latency = latency[0].summary();
+  return result;
+}
+
+}  // namespace linksim
