@@ -87,13 +87,20 @@ std::vector<std::string> check_value(const ParamSpec& spec, const std::string& v
     case ParamKind::Text:
       out.push_back(value);
       break;
-    case ParamKind::Choice:
-      if (std::find(spec.choices.begin(), spec.choices.end(), value) == spec.choices.end()) {
-        throw std::invalid_argument("'" + value + "' is not valid; choose one of: " +
-                                    join(spec.choices, ", "));
+    case ParamKind::Choice: {  // one name, or a comma list (a sweep over blocks)
+      std::stringstream ss(value);
+      std::string item;
+      while (std::getline(ss, item, ',')) {
+        item = trim(item);
+        if (std::find(spec.choices.begin(), spec.choices.end(), item) == spec.choices.end()) {
+          throw std::invalid_argument("'" + item + "' is not valid; choose one of: " +
+                                      join(spec.choices, ", "));
+        }
+        out.push_back(item);
       }
-      out.push_back(value);
+      if (out.empty()) throw std::invalid_argument("no value given");
       break;
+    }
     case ParamKind::Int:
     case ParamKind::Real: {
       const std::vector<double> numbers = parse_number_list(value);

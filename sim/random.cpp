@@ -1,10 +1,18 @@
 #include "sim/random.hpp"
 
-#include <bit>
-#include <cmath>
 #include <cstring>
 
+#include "sim/random_kernels.hpp"
+
 namespace linksim {
+namespace detail {  // random_avx2.cpp (compiled with -mavx2)
+void xoshiro_avx2(std::array<std::array<std::uint64_t, RandomStream::kLanes>, 4>& s,
+                  std::uint64_t* out, std::size_t rounds);
+void box_muller_avx2(const std::uint64_t* words, double* out, std::size_t n, double stddev);
+void unpack_bits_avx2(const std::uint64_t* words, std::uint8_t* out, std::size_t n_words);
+constexpr std::size_t kAvx2Width = 4;
+}  // namespace detail
+
 namespace {
 
 constexpr std::uint64_t splitmix64(std::uint64_t& x) {
@@ -14,114 +22,42 @@ constexpr std::uint64_t splitmix64(std::uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-constexpr std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-using LaneState = std::array<std::array<std::uint64_t, RandomStream::kLanes>, 4>;
-
-// The hot kernels are compiled for AVX2 and for baseline x86-64 and picked at load time.
-// Floating-point contraction is off for this file, so both versions give bit-identical results.
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define LINKSIM_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+bool have_avx2() {
+#if defined(__x86_64__)
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  return yes;
 #else
-#define LINKSIM_MULTIVERSION
+  return false;
 #endif
+}
 
-/// Advances all lanes `rounds` times, writing kLanes words per round to `out`.
-LINKSIM_MULTIVERSION void xoshiro_lanes(LaneState& s, std::uint64_t* out, std::size_t rounds) {
-  constexpr std::size_t L = RandomStream::kLanes;
-  for (std::size_t r = 0; r < rounds; ++r) {
-    for (std::size_t l = 0; l < L; ++l) {
-      const std::uint64_t s0 = s[0][l], s1 = s[1][l], s2 = s[2][l], s3 = s[3][l];
-      out[r * L + l] = rotl(s0 + s3, 23) + s0;
-      const std::uint64_t t = s1 << 17;
-      const std::uint64_t n2 = s2 ^ s0, n3 = s3 ^ s1;
-      s[1][l] = s1 ^ n2;
-      s[0][l] = s0 ^ n3;
-      s[2][l] = n2 ^ t;
-      s[3][l] = rotl(n3, 45);
-    }
+void xoshiro_lanes(LaneState& s, std::uint64_t* out, std::size_t rounds) {
+  if (have_avx2()) {
+    detail::xoshiro_avx2(s, out, rounds);
+  } else {
+    xoshiro_kernel<Scalar>(s, out, rounds);
   }
 }
 
-inline double bits_to_double(std::uint64_t b) { return std::bit_cast<double>(b); }
-inline std::uint64_t double_to_bits(double d) { return std::bit_cast<std::uint64_t>(d); }
-
-/// Box-Muller on `n_pairs` pairs of words: writes cos outputs to out[0..n) and sin outputs to
-/// out[n..2n). Branch-free polynomial log/sin/cos so that the loop vectorises.
-LINKSIM_MULTIVERSION void box_muller(const std::uint64_t* words, double* out, std::size_t n_pairs,
-                                     double stddev) {
-  constexpr double kLn2 = 0.6931471805599453094;
-  constexpr double kSqrt2 = 1.4142135623730950488;
-  constexpr double kHalfPi = 1.5707963267948966192;
-  constexpr double kTwoPow52 = 4503599627370496.0;
-  constexpr double kRoundMagic = 6755399441055744.0;  // 2^52 + 2^51
-  for (std::size_t i = 0; i < n_pairs; ++i) {
-    // u1 in (0, 1] with 53 bits; u2 in [0, 1).
-    const double u1 = static_cast<double>((words[2 * i] >> 11) + 1) * 0x1.0p-53;
-    const double u2 = static_cast<double>(words[2 * i + 1] >> 11) * 0x1.0p-53;
-
-    // log(u1) = e ln2 + log(m), m in [sqrt(1/2), sqrt(2)).
-    const std::uint64_t b = double_to_bits(u1);
-    double m = bits_to_double((b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
-    double e = bits_to_double(0x4330000000000000ULL | (b >> 52)) - kTwoPow52 - 1023.0;
-    const bool big = m > kSqrt2;
-    m = big ? 0.5 * m : m;
-    e = big ? e + 1.0 : e;
-    const double f = (m - 1.0) / (m + 1.0);
-    const double f2 = f * f;
-    double p = 1.0 / 21.0;
-    p = p * f2 + 1.0 / 19.0;
-    p = p * f2 + 1.0 / 17.0;
-    p = p * f2 + 1.0 / 15.0;
-    p = p * f2 + 1.0 / 13.0;
-    p = p * f2 + 1.0 / 11.0;
-    p = p * f2 + 1.0 / 9.0;
-    p = p * f2 + 1.0 / 7.0;
-    p = p * f2 + 1.0 / 5.0;
-    p = p * f2 + 1.0 / 3.0;
-    p = p * f2 + 1.0;
-    const double log_u1 = e * kLn2 + 2.0 * f * p;
-    const double radius = stddev * std::sqrt(-2.0 * log_u1);
-
-    // Angle 2 pi u2 = k pi/2 + a with k = round(4 u2), a in [-pi/4, pi/4].
-    const double t = 4.0 * u2;
-    const double rounded = t + kRoundMagic;
-    const std::uint64_t k = double_to_bits(rounded);
-    const double a = (t - (rounded - kRoundMagic)) * kHalfPi;
-    const double a2 = a * a;
-    double sp = -1.0 / 1307674368000.0;
-    sp = sp * a2 + 1.0 / 6227020800.0;
-    sp = sp * a2 - 1.0 / 39916800.0;
-    sp = sp * a2 + 1.0 / 362880.0;
-    sp = sp * a2 - 1.0 / 5040.0;
-    sp = sp * a2 + 1.0 / 120.0;
-    sp = sp * a2 - 1.0 / 6.0;
-    const double sin_a = a + a * a2 * sp;
-    double cp = 1.0 / 20922789888000.0;
-    cp = cp * a2 - 1.0 / 87178291200.0;
-    cp = cp * a2 + 1.0 / 479001600.0;
-    cp = cp * a2 - 1.0 / 3628800.0;
-    cp = cp * a2 + 1.0 / 40320.0;
-    cp = cp * a2 - 1.0 / 720.0;
-    cp = cp * a2 + 1.0 / 24.0;
-    cp = cp * a2 - 0.5;
-    const double cos_a = 1.0 + a2 * cp;
-    const bool swap = (k & 1U) != 0;
-    const double c1 = swap ? sin_a : cos_a;
-    const double s1 = swap ? cos_a : sin_a;
-    const double c = bits_to_double(double_to_bits(c1) ^ (((k + 1) & 2U) << 62));
-    const double s = bits_to_double(double_to_bits(s1) ^ ((k & 2U) << 62));
-    out[i] = radius * c;
-    out[n_pairs + i] = radius * s;
+/// Box-Muller on `n` pairs of words (u1 from words[0, n), u2 from words[n, 2n)): cosine outputs
+/// to out[0, n), sine outputs to out[n, 2n).
+void box_muller(const std::uint64_t* words, double* out, std::size_t n, double stddev) {
+  std::size_t done = 0;
+  if (have_avx2()) {
+    detail::box_muller_avx2(words, out, n, stddev);
+    done = n - n % detail::kAvx2Width;
   }
+  box_muller_kernel<Scalar>(words, out, done, n, stddev);
 }
 
-LINKSIM_MULTIVERSION void unpack_bits(const std::uint64_t* words, std::uint8_t* out,
-                                      std::size_t n_words) {
-  for (std::size_t w = 0; w < n_words; ++w) {
-    for (std::size_t j = 0; j < 64; ++j) {
-      out[64 * w + j] = static_cast<std::uint8_t>((words[w] >> j) & 1U);
-    }
+void unpack_bits(const std::uint64_t* words, std::uint8_t* out, std::size_t n_words) {
+  if (have_avx2()) {
+    detail::unpack_bits_avx2(words, out, n_words);
+  } else {
+    unpack_bits_kernel(words, out, n_words);
   }
 }
 
