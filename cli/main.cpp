@@ -1,6 +1,7 @@
 // linksim: command-line entry point. Exit codes: 0 success, 1 run failure (numerical trouble,
 // I/O), 2 bad input (scenario file, key, value, option).
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -135,7 +136,12 @@ std::string kind_name(const ParamSpec& s) {
 void print_param(const ParamSpec& s) {
   std::cout << "      " << s.key << " (" << kind_name(s);
   if (s.kind == ParamKind::Int || s.kind == ParamKind::Real) {
-    std::cout << ", " << format_number(s.min) << " .. " << format_number(s.max);
+    const auto bound = [&](double v) {
+      return s.kind == ParamKind::Int && std::abs(v) < 1e18 ? std::to_string(static_cast<long long>(v))
+                                                           : format_number(v);
+    };
+    std::cout << ", " << bound(s.min) << " .. " << bound(s.max);
+    if (s.sweepable) std::cout << ", sweepable";
   }
   if (s.kind == ParamKind::Choice) {
     std::cout << ":";

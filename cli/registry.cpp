@@ -117,6 +117,11 @@ std::vector<ParamSpec> make_schema() {
   s.push_back(number("run.seed", ParamKind::Int, "1", 0, 9007199254740992.0,
                      "master seed (frame i of point p uses stream derive_seed(seed, p, i))"));
   s.push_back(number("run.threads", ParamKind::Int, "0", 0, 1024, "worker threads (0: all cores)"));
+  for (auto& spec : s) {
+    const bool setting = spec.key.rfind("stop.", 0) == 0 || spec.key.rfind("run.", 0) == 0 ||
+                         spec.key == "sweep.snr" || spec.key == "link.source";
+    spec.sweepable = !setting;
+  }
   for (const auto& b : block_catalog()) {
     for (const auto& p : b.params) s.push_back(p);
   }

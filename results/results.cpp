@@ -34,7 +34,7 @@ StopReason stop_reason_from(const std::string& s) {
 
 Json point_to_json(const PointRecord& p) {
   const Counts& c = p.result.counts;
-  const auto [ber_lo, ber_hi] = clopper_pearson(c.bit_errors, c.bits);
+  const auto [ber_lo, ber_hi] = ber_interval95(c.bit_errors, c.bits, c.frames, c.bit_errors_sumsq);
   const auto [fer_lo, fer_hi] = clopper_pearson(c.frame_errors, c.frames);
   Json j;
   j["index"] = p.index;
@@ -44,6 +44,7 @@ Json point_to_json(const PointRecord& p) {
   j["n0"] = p.snr.n0;
   j["bits"] = c.bits;
   j["bit_errors"] = c.bit_errors;
+  j["bit_errors_sumsq"] = c.bit_errors_sumsq;
   j["ber"] = ratio(c.bit_errors, c.bits);
   j["ber_ci95"] = {ber_lo, ber_hi};
   j["ber_theory"] = p.ber_theory ? Json(*p.ber_theory) : Json(nullptr);
@@ -73,6 +74,7 @@ PointRecord point_from_json(const Json& j) {
   p.snr.n0 = j.at("n0").get<double>();
   p.result.counts.bits = j.at("bits").get<std::uint64_t>();
   p.result.counts.bit_errors = j.at("bit_errors").get<std::uint64_t>();
+  p.result.counts.bit_errors_sumsq = j.at("bit_errors_sumsq").get<double>();
   p.result.counts.frames = j.at("frames").get<std::uint64_t>();
   p.result.counts.frame_errors = j.at("frame_errors").get<std::uint64_t>();
   if (!j.at("ber_theory").is_null()) p.ber_theory = j.at("ber_theory").get<double>();
@@ -119,7 +121,7 @@ std::string csv(const RunRecord& run) {
          "frame_errors,fer,wall_s,throughput_mbps,stop_reason\n";
   for (const auto& p : run.points) {
     const Counts& c = p.result.counts;
-    const auto [lo, hi] = clopper_pearson(c.bit_errors, c.bits);
+    const auto [lo, hi] = ber_interval95(c.bit_errors, c.bits, c.frames, c.bit_errors_sumsq);
     out << p.index << ",\"" << series_label(run, p) << '"';
     for (const auto& a : axes) out << ',' << (p.swept.count(a) ? p.swept.at(a) : "");
     out << ',' << p.snr.ebn0_db << ',' << p.snr.esn0_db << ',' << c.bits << ',' << c.bit_errors
@@ -139,8 +141,9 @@ std::string summary_markdown(const RunRecord& run) {
   out << "Scenario `" << run.source << "`, seed " << run.seed << ", " << run.threads
       << " threads, git " << run.git_revision << ", " << run.points.size() << " of "
       << run.planned_points << " points (" << run.status << ").\n\n";
-  out << "BER and FER with exact (Clopper-Pearson) 95% confidence intervals; `theory` is the "
-         "closed form where one exists.\n\n";
+  out << "BER and FER with 95% confidence intervals (FER: Clopper-Pearson; BER: Clopper-Pearson "
+         "widened to the frame-level interval when errors cluster within frames); `theory` is "
+         "the closed form where one exists.\n\n";
   out << results_table(run) << "\n";
   if (!run.points.empty()) {
     out << "## Latency per block call (µs: mean / p50 / p99)\n\n| point |";
@@ -173,7 +176,7 @@ std::string results_table(const RunRecord& run) {
   out << '\n';
   for (const auto& p : run.points) {
     const Counts& c = p.result.counts;
-    const auto [lo, hi] = clopper_pearson(c.bit_errors, c.bits);
+    const auto [lo, hi] = ber_interval95(c.bit_errors, c.bits, c.frames, c.bit_errors_sumsq);
     out << "|";
     for (const auto& a : axes) out << ' ' << (p.swept.count(a) ? p.swept.at(a) : "") << " |";
     out << ' ' << fmt("%.2f", p.snr.ebn0_db) << " | " << fmt("%.2f", p.snr.esn0_db) << " | "
@@ -187,8 +190,8 @@ std::string results_table(const RunRecord& run) {
 }
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
-  const std::filesystem::path tmp =
-      path.parent_path() / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()));
+  std::filesystem::path tmp = path;
+  tmp += ".tmp" + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error("cannot write " + tmp.string());
@@ -265,7 +268,7 @@ std::string write_ber_plot(const RunRecord& run, const std::filesystem::path& di
     }
     const Counts& c = p.result.counts;
     if (c.bit_errors == 0) continue;  // nothing to draw on a log axis
-    const auto [lo, hi] = clopper_pearson(c.bit_errors, c.bits);
+    const auto [lo, hi] = ber_interval95(c.bit_errors, c.bits, c.frames, c.bit_errors_sumsq);
     const double x = run.snr_kind == "esn0" ? p.snr.esn0_db : p.snr.ebn0_db;
     data << x << ' ' << ratio(c.bit_errors, c.bits) << ' ' << lo << ' ' << hi << ' '
          << (p.ber_theory ? fmt("%.6e", *p.ber_theory) : "NaN") << '\n';
@@ -277,14 +280,14 @@ std::string write_ber_plot(const RunRecord& run, const std::filesystem::path& di
      << "set output '" << (dir / "ber.svg").string() << "'\n"
      << "set logscale y\nset format y '10^{%L}'\nset grid\nset key bottom left\n"
      << "set xlabel '" << (run.snr_kind == "esn0" ? "E_s/N_0 (dB)" : "E_b/N_0 (dB)") << "'\n"
-     << "set ylabel 'BER'\nset title \"" << run.scenario << " (95% CI error bars)\"\nplot ";
+     << "set ylabel 'BER'\nset title \"" << run.scenario << " (95% CI error bars)\" noenhanced\nplot ";
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const std::string name = labels[i].empty() ? "simulated" : labels[i];
     gp << (i ? ", " : "") << "'" << (dir / "ber.dat").string() << "' index " << i
-       << " using 1:2:3:4 with yerrorlines lw 2 title '" << name << "'";
+       << " using 1:2:3:4 with yerrorlines lw 2 title '" << name << "' noenhanced";
     if (any_theory) {
       gp << ", '' index " << i << " using 1:5 with lines dt 2 lc " << i + 1 << " title '"
-         << name << " (theory)'";
+         << name << " (theory)' noenhanced";
     }
   }
   gp << "\n";

@@ -109,15 +109,19 @@ std::vector<std::string> check_value(const ParamSpec& spec, const std::string& v
           throw std::invalid_argument(format_number(v) + " is not an integer");
         }
         if (v < spec.min || v > spec.max) {
-          std::string range = "[" + (std::isinf(spec.min) ? "-inf" : format_number(spec.min)) +
-                              ", " + (std::isinf(spec.max) ? "inf" : format_number(spec.max)) +
-                              "]";
-          throw std::invalid_argument(format_number(v) + " is out of range " + range);
+          std::ostringstream msg;
+          msg << format_number(v) << " is out of range [" << format_number(spec.min) << ", "
+              << format_number(spec.max) << "]";
+          throw std::invalid_argument(msg.str());
         }
-        out.push_back(format_number(v));
+        out.push_back(spec.kind == ParamKind::Int ? std::to_string(static_cast<long long>(v))
+                                                  : format_number(v));
       }
       break;
     }
+  }
+  if (out.size() > 1 && !spec.sweepable) {
+    throw std::invalid_argument("takes one value, not a list or range (it cannot be swept)");
   }
   return out;
 }
@@ -227,7 +231,8 @@ Scenario validate(const RawConfig& raw, const std::vector<ParamSpec>& schema) {
       problems.push_back(unknown_key_message(key, schema));
       continue;
     }
-    if (!seen.insert(key).second) {
+    const bool first_time = seen.insert(key).second;
+    if (!first_time) {
       problems.push_back("key '" + key + "' is given more than once");
       continue;
     }
@@ -239,7 +244,7 @@ Scenario validate(const RawConfig& raw, const std::vector<ParamSpec>& schema) {
     }
   }
   for (const auto& spec : schema) {
-    if (sc.values.count(spec.key) != 0) continue;
+    if (sc.values.count(spec.key) != 0 || seen.count(spec.key) != 0) continue;
     if (spec.required) {
       problems.push_back("missing required key '" + spec.key + "' — " + spec.doc);
     } else {

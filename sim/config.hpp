@@ -30,6 +30,7 @@ struct ParamSpec {
   double max = std::numeric_limits<double>::infinity();
   std::vector<std::string> choices;  ///< valid values of a Choice key
   bool required = false;
+  bool sweepable = true;  ///< may hold a list/range (a sweep axis); false for run/stop settings
 };
 
 /// Bad scenario input. The message is complete (file, key, valid choices).

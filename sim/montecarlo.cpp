@@ -35,6 +35,8 @@ class PointState {
       counts_.bits += it->second.bits;
       counts_.bit_errors += it->second.bit_errors;
       counts_.frame_errors += it->second.frame_error ? 1 : 0;
+      counts_.bit_errors_sumsq +=
+          static_cast<double>(it->second.bit_errors) * static_cast<double>(it->second.bit_errors);
       ++counts_.frames;
       pending_.erase(it);
       if (check_stop()) {

@@ -34,6 +34,8 @@ struct Counts {
   std::uint64_t bit_errors = 0;
   std::uint64_t frames = 0;
   std::uint64_t frame_errors = 0;
+  /// Sum over frames of (bit errors in the frame)^2, for the frame-level confidence interval.
+  double bit_errors_sumsq = 0.0;
 };
 
 struct PointResult {
