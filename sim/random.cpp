@@ -1,5 +1,7 @@
 #include "sim/random.hpp"
 
+#include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "sim/random_kernels.hpp"
@@ -8,7 +10,8 @@ namespace linksim {
 namespace detail {  // random_avx2.cpp (compiled with -mavx2)
 void xoshiro_avx2(std::array<std::array<std::uint64_t, RandomStream::kLanes>, 4>& s,
                   std::uint64_t* out, std::size_t rounds);
-void box_muller_avx2(const std::uint64_t* words, double* out, std::size_t n, double stddev);
+void ziggurat_avx2(const std::uint64_t* words, double* out, std::uint64_t* accept, std::size_t n,
+                   const double* x, const double* ratio, double stddev);
 void unpack_bits_avx2(const std::uint64_t* words, std::uint8_t* out, std::size_t n_words);
 constexpr std::size_t kAvx2Width = 4;
 }  // namespace detail
@@ -42,15 +45,42 @@ void xoshiro_lanes(LaneState& s, std::uint64_t* out, std::size_t rounds) {
   }
 }
 
-/// Box-Muller on `n` pairs of words (u1 from words[0, n), u2 from words[n, 2n)): cosine outputs
-/// to out[0, n), sine outputs to out[n, 2n).
-void box_muller(const std::uint64_t* words, double* out, std::size_t n, double stddev) {
+/// Ziggurat tables for 128 layers of equal area v, base strip plus tail beyond r.
+struct Ziggurat {
+  static constexpr double r = 3.442619855899;
+  static constexpr double v = 9.91256303526217e-3;
+  std::array<double, kZigguratLayers + 1> x{};  ///< x[0] = v / f(r), x[1] = r > ... > x[128] = 0
+  std::array<double, kZigguratLayers> ratio{};  ///< x[i+1] / x[i]: the fast-path bound on u
+  std::array<double, kZigguratLayers + 1> f{};  ///< f(x[i]) = exp(-x[i]^2 / 2)
+};
+
+const Ziggurat& ziggurat() {
+  static const Ziggurat z = [] {
+    Ziggurat t;
+    const auto f = [](double v) { return std::exp(-0.5 * v * v); };
+    t.x[0] = Ziggurat::v / f(Ziggurat::r);
+    t.x[1] = Ziggurat::r;
+    for (std::size_t i = 1; i + 1 < kZigguratLayers; ++i) {
+      t.x[i + 1] = std::sqrt(-2.0 * std::log(Ziggurat::v / t.x[i] + f(t.x[i])));
+    }
+    t.x[kZigguratLayers] = 0.0;
+    for (std::size_t i = 0; i < kZigguratLayers; ++i) t.ratio[i] = t.x[i + 1] / t.x[i];
+    for (std::size_t i = 0; i <= kZigguratLayers; ++i) t.f[i] = f(t.x[i]);
+    return t;
+  }();
+  return z;
+}
+
+/// Fast path over words[0, n) (see ziggurat_kernel).
+void ziggurat_fast(const std::uint64_t* words, double* out, std::uint64_t* accept, std::size_t n,
+                   double stddev) {
+  const Ziggurat& z = ziggurat();
   std::size_t done = 0;
   if (have_avx2()) {
-    detail::box_muller_avx2(words, out, n, stddev);
+    detail::ziggurat_avx2(words, out, accept, n, z.x.data(), z.ratio.data(), stddev);
     done = n - n % detail::kAvx2Width;
   }
-  box_muller_kernel<Scalar>(words, out, done, n, stddev);
+  ziggurat_kernel<Scalar>(words, out, accept, done, n, z.x.data(), z.ratio.data(), stddev);
 }
 
 void unpack_bits(const std::uint64_t* words, std::uint8_t* out, std::size_t n_words) {
@@ -96,16 +126,34 @@ std::uint64_t RandomStream::next_u64() {
 double RandomStream::uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
 
 double RandomStream::normal() {
-  if (has_spare_normal_) {
-    has_spare_normal_ = false;
-    return spare_normal_;
+  const std::uint64_t w = next_u64();
+  double z = 0.0;
+  std::uint64_t accepted = 0;
+  ziggurat_fast(&w, &z, &accepted, 1, 1.0);
+  return accepted != 0 ? z : normal_slow(w);
+}
+
+double RandomStream::normal_slow(std::uint64_t w) {
+  const Ziggurat& t = ziggurat();
+  for (;;) {
+    const std::size_t i = w & (kZigguratLayers - 1);
+    const double u = std::bit_cast<double>(0x3ff0000000000000ULL | (w >> 12)) - 1.0;
+    const double sign = ((w >> 7) & 1U) != 0 ? -1.0 : 1.0;
+    const double z = u * t.x[i];
+    if (u < t.ratio[i]) return sign * z;
+    if (i == 0) {  // the tail beyond r (Marsaglia 1964)
+      double a = 0.0, b = 0.0;
+      do {
+        a = -std::log(1.0 - uniform()) / Ziggurat::r;
+        b = -std::log(1.0 - uniform());
+      } while (b + b < a * a);
+      return sign * (Ziggurat::r + a);
+    }
+    // A wedge: accept when a uniform height under the layer falls below the density.
+    const double y = t.f[i] + uniform() * (t.f[i + 1] - t.f[i]);
+    if (y < std::exp(-0.5 * z * z)) return sign * z;
+    w = next_u64();
   }
-  const std::array<std::uint64_t, 2> w{next_u64(), next_u64()};
-  std::array<double, 2> z{};
-  box_muller(w.data(), z.data(), 1, 1.0);
-  has_spare_normal_ = true;
-  spare_normal_ = z[1];
-  return z[0];
 }
 
 void RandomStream::fill_bits(std::span<std::uint8_t> bits) {
@@ -130,23 +178,18 @@ void RandomStream::fill_bits(std::span<std::uint8_t> bits) {
 
 void RandomStream::fill_normal(std::span<double> out, double stddev) {
   alignas(64) std::array<std::uint64_t, kChunkWords> words;
-  alignas(64) std::array<double, kChunkWords> normals;
+  alignas(64) std::array<std::uint64_t, kChunkWords> accepted;
   std::size_t done = 0;
   while (done < out.size()) {
-    const std::size_t remaining = out.size() - done;
-    // Each normal consumes one word; pairs come from pairs of words.
-    const std::size_t n_words = std::min(kChunkWords, (remaining + 1) & ~std::size_t{1});
-    const std::size_t rounds = (n_words + kLanes - 1) / kLanes;
-    xoshiro_lanes(s_, words.data(), rounds);
-    const std::size_t n_pairs = n_words / 2;
-    if (remaining >= n_words) {
-      box_muller(words.data(), out.data() + done, n_pairs, stddev);
-      done += n_words;
-    } else {
-      box_muller(words.data(), normals.data(), n_pairs, stddev);
-      std::memcpy(out.data() + done, normals.data(), remaining * sizeof(double));
-      done += remaining;
+    const std::size_t n = std::min(kChunkWords, out.size() - done);
+    xoshiro_lanes(s_, words.data(), (n + kLanes - 1) / kLanes);
+    double* dst = out.data() + done;
+    ziggurat_fast(words.data(), dst, accepted.data(), n, stddev);
+    // The ~1.2% of draws that miss the fast path, in order (the same on every instruction set).
+    for (std::size_t j = 0; j < n; ++j) {
+      if (accepted[j] == 0) dst[j] = stddev * normal_slow(words[j]);
     }
+    done += n;
   }
 }
 

@@ -14,7 +14,6 @@ struct Avx2 {
   static constexpr std::size_t width = 4;
   static I load(const std::uint64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static void store(double* p, D v) { _mm256_storeu_pd(p, v); }
-  static D load_d(const double* p) { return _mm256_loadu_pd(p); }
   static void store_i(std::uint64_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
   static I splat_i(std::uint64_t v) { return _mm256_set1_epi64x(static_cast<long long>(v)); }
   static D splat(double v) { return _mm256_set1_pd(v); }
@@ -33,10 +32,7 @@ struct Avx2 {
   static D add(D a, D b) { return _mm256_add_pd(a, b); }
   static D sub(D a, D b) { return _mm256_sub_pd(a, b); }
   static D mul(D a, D b) { return _mm256_mul_pd(a, b); }
-  static D div_f32(D a, D b) {
-    return _mm256_cvtps_pd(_mm_div_ps(_mm256_cvtpd_ps(a), _mm256_cvtpd_ps(b)));
-  }
-  static D sqrt_f32(D a) { return _mm256_cvtps_pd(_mm_sqrt_ps(_mm256_cvtpd_ps(a))); }
+  static D gather(const double* base, I index) { return _mm256_i64gather_pd(base, index, 8); }
 };
 
 }  // namespace
@@ -47,8 +43,9 @@ void xoshiro_avx2(LaneState& s, std::uint64_t* out, std::size_t rounds) {
   xoshiro_kernel<Avx2>(s, out, rounds);
 }
 
-void box_muller_avx2(const std::uint64_t* words, double* out, std::size_t n, double stddev) {
-  box_muller_kernel<Avx2>(words, out, 0, n, stddev);
+void ziggurat_avx2(const std::uint64_t* words, double* out, std::uint64_t* accept, std::size_t n,
+                   const double* x, const double* ratio, double stddev) {
+  ziggurat_kernel<Avx2>(words, out, accept, 0, n, x, ratio, stddev);
 }
 
 void unpack_bits_avx2(const std::uint64_t* words, std::uint8_t* out, std::size_t n_words) {
