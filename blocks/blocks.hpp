@@ -22,12 +22,12 @@ enum class EqualizerKind {
 std::unique_ptr<Equalizer> make_equalizer(EqualizerKind kind);
 
 enum class DemapperKind {
-  Hard,         ///< "hard": nearest constellation point per symbol (no LLRs)
-  Exact,        ///< "exact": exact LLRs, log-sum-exp over the constellation
-  MaxLog,       ///< "maxlog": max-log LLRs
-  ItppHard,     ///< "itpp_hard": IT++ Modulator_2D::demodulate_bits (reference implementation)
-  ItppLogMap,   ///< "itpp_logmap": IT++ demodulate_soft_bits, LOGMAP
-  ItppMaxLog,   ///< "itpp_maxlog": IT++ demodulate_soft_bits, APPROX (max-log)
+  Hard,        ///< "hard": nearest constellation point per symbol (no LLRs)
+  Exact,       ///< "exact": exact LLRs, log-sum-exp over the constellation
+  MaxLog,      ///< "maxlog": max-log LLRs
+  ItppHard,    ///< "itpp_hard": IT++ Modulator_2D::demodulate_bits (reference implementation)
+  ItppLogMap,  ///< "itpp_logmap": IT++ demodulate_soft_bits, LOGMAP
+  ItppMaxLog,  ///< "itpp_maxlog": IT++ demodulate_soft_bits, APPROX (max-log)
 };
 /// A demapper for symbols drawn from `constellation` (the mapper's).
 std::unique_ptr<Demapper> make_demapper(DemapperKind kind, const Constellation& constellation);

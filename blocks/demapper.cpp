@@ -1,10 +1,11 @@
+#include <itpp/comm/modulator.h>
 #include <algorithm>
 #include <cmath>
-#include <itpp/comm/modulator.h>
 #include <limits>
 #include <stdexcept>
 
 #include "blocks/blocks.hpp"
+#include "sim/kernels.hpp"
 
 namespace linksim {
 namespace {
@@ -24,7 +25,9 @@ class SampleView {
   const arma::cx_vec* cx_;
 };
 
-double noise_at(const arma::vec& n0, arma::uword i) { return n0.n_elem == 1 ? n0(0) : n0(i); }
+double noise_at(const arma::vec& n0, arma::uword i) {
+  return n0.n_elem == 1 ? n0(0) : n0(i);
+}
 
 /// Nearest-point decisions by per-dimension slicing (the constellations are Gray and square).
 class HardDemapper final : public Demapper {
@@ -39,9 +42,9 @@ class HardDemapper final : public Demapper {
     bits_hat.set_size(n * k);
     std::uint8_t* out = bits_hat.memptr();
     if (const auto* re = std::get_if<arma::vec>(&in.y)) {  // real BPSK fast path
-      if (c_.modulation() != Modulation::Bpsk) throw std::logic_error("real signal, complex mapper");
-      const double* y = re->memptr();
-      for (arma::uword i = 0; i < n; ++i) out[i] = y[i] < 0.0 ? 1 : 0;
+      if (c_.modulation() != Modulation::Bpsk)
+        throw std::logic_error("real signal, complex mapper");
+      kernels::sign_decisions(re->memptr(), out, n);
       return;
     }
     const SampleView y(in.y);
@@ -100,7 +103,8 @@ class LlrDemapper final : public Demapper {
 
  private:
   /// log-sum-exp (or max) of the metrics of the points whose bit b equals `value`.
-  double combine(const std::array<double, 16>& metric, unsigned m, unsigned b, unsigned value) const {
+  double combine(const std::array<double, 16>& metric, unsigned m, unsigned b,
+                 unsigned value) const {
     double best = -std::numeric_limits<double>::infinity();
     for (unsigned s = 0; s < m; ++s) {
       if (c_.bit(s, b) == value) best = std::max(best, metric[s]);
@@ -161,8 +165,8 @@ class ItppDemapper final : public Demapper {
       gain(static_cast<int>(i)) = inv;
     }
     itpp::vec soft;
-    modulator_.demodulate_soft_bits(rx, gain, 1.0, soft,
-                                    kind_ == DemapperKind::ItppLogMap ? itpp::LOGMAP : itpp::APPROX);
+    modulator_.demodulate_soft_bits(
+        rx, gain, 1.0, soft, kind_ == DemapperKind::ItppLogMap ? itpp::LOGMAP : itpp::APPROX);
     llr.set_size(static_cast<arma::uword>(soft.size()));
     bits_hat.set_size(llr.n_elem);
     for (arma::uword i = 0; i < llr.n_elem; ++i) {
@@ -174,7 +178,8 @@ class ItppDemapper final : public Demapper {
  private:
   static void copy_bits(const itpp::bvec& b, Bits& out) {
     out.set_size(static_cast<arma::uword>(b.size()));
-    for (int i = 0; i < b.size(); ++i) out(static_cast<arma::uword>(i)) = b(i) == itpp::bin(1) ? 1 : 0;
+    for (int i = 0; i < b.size(); ++i)
+      out(static_cast<arma::uword>(i)) = b(i) == itpp::bin(1) ? 1 : 0;
   }
 
   DemapperKind kind_;

@@ -8,7 +8,8 @@ namespace {
 class PassThroughEqualizer final : public Equalizer {
  public:
   std::string name() const override { return "none"; }
-  void equalize(const Signal& y, const ChannelState& /*state*/, double n0, Equalized& out) override {
+  void equalize(const Signal& y, const ChannelState& /*state*/, double n0,
+                Equalized& out) override {
     out.y = y;
     out.n0.set_size(1);
     out.n0(0) = n0;

@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "blocks/blocks.hpp"
+#include "sim/kernels.hpp"
 
 namespace linksim {
 namespace {
@@ -24,8 +25,7 @@ class ConstellationMapper final : public Mapper {
       if (!std::holds_alternative<arma::vec>(symbols)) symbols = arma::vec();
       auto& x = std::get<arma::vec>(symbols);
       x.set_size(n);
-      double* px = x.memptr();
-      for (arma::uword i = 0; i < n; ++i) px[i] = 1.0 - 2.0 * b[i];
+      kernels::bpsk_map(b, x.memptr(), n);
       return;
     }
     if (!std::holds_alternative<arma::cx_vec>(symbols)) symbols = arma::cx_vec();

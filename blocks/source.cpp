@@ -16,6 +16,8 @@ class RandomBitSource final : public BitSource {
 
 }  // namespace
 
-std::unique_ptr<BitSource> make_random_bit_source() { return std::make_unique<RandomBitSource>(); }
+std::unique_ptr<BitSource> make_random_bit_source() {
+  return std::make_unique<RandomBitSource>();
+}
 
 }  // namespace linksim

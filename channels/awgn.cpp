@@ -2,6 +2,7 @@
 #include <span>
 
 #include "channels/channels.hpp"
+#include "sim/kernels.hpp"
 
 namespace linksim {
 namespace {
@@ -20,7 +21,7 @@ class AwgnChannel final : public Channel {
       auto& out = std::get<arma::vec>(y);
       out.set_size(re->n_elem);
       rng.fill_normal(std::span(out.memptr(), out.n_elem), sigma);
-      out += *re;
+      kernels::add_in_place(out.memptr(), re->memptr(), out.n_elem);
       return;
     }
     const auto& cx = std::get<arma::cx_vec>(x);
@@ -35,6 +36,8 @@ class AwgnChannel final : public Channel {
 
 }  // namespace
 
-std::unique_ptr<Channel> make_awgn_channel() { return std::make_unique<AwgnChannel>(); }
+std::unique_ptr<Channel> make_awgn_channel() {
+  return std::make_unique<AwgnChannel>();
+}
 
 }  // namespace linksim

@@ -20,7 +20,8 @@ enum class CsiMode {
 struct RayleighBlockParams {
   std::size_t coherence_symbols = 1;  ///< symbols per fading block (>= 1); a frame starts a block
   CsiMode csi = CsiMode::Perfect;
-  std::size_t pilots = 1;  ///< pilots per block for CsiMode::LsPilot (their energy is not counted in Eb/N0)
+  std::size_t pilots =
+      1;  ///< pilots per block for CsiMode::LsPilot (their energy is not counted in Eb/N0)
 };
 
 /// "rayleigh_block": y = h x + w, h ~ CN(0, 1) i.i.d. per block of `coherence_symbols`

@@ -11,7 +11,8 @@ class RayleighBlockChannel final : public Channel {
  public:
   explicit RayleighBlockChannel(const RayleighBlockParams& p) : p_(p) {
     if (p_.coherence_symbols == 0) throw std::invalid_argument("coherence_symbols must be >= 1");
-    if (p_.csi == CsiMode::LsPilot && p_.pilots == 0) throw std::invalid_argument("pilots must be >= 1");
+    if (p_.csi == CsiMode::LsPilot && p_.pilots == 0)
+      throw std::invalid_argument("pilots must be >= 1");
   }
   std::string name() const override { return "rayleigh_block"; }
 
@@ -41,12 +42,14 @@ class RayleighBlockChannel final : public Channel {
     }
     // LS from `pilots` unit pilots per block: h_hat = mean_p (h + w_p) = h + CN(0, n0 / P).
     pilot_noise_.set_size(n_blocks * p_.pilots);
-    rng.fill_normal(std::span(reinterpret_cast<double*>(pilot_noise_.memptr()), 2 * pilot_noise_.n_elem),
-                    sigma);
+    rng.fill_normal(
+        std::span(reinterpret_cast<double*>(pilot_noise_.memptr()), 2 * pilot_noise_.n_elem),
+        sigma);
     estimate_blocks_.set_size(n_blocks);
     for (arma::uword b = 0; b < n_blocks; ++b) {
       std::complex<double> sum = 0.0;
-      for (arma::uword q = 0; q < p_.pilots; ++q) sum += block_gain_(b) + pilot_noise_(b * p_.pilots + q);
+      for (arma::uword q = 0; q < p_.pilots; ++q)
+        sum += block_gain_(b) + pilot_noise_(b * p_.pilots + q);
       estimate_blocks_(b) = sum / static_cast<double>(p_.pilots);
     }
     state.estimate.set_size(n);

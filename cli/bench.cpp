@@ -1,10 +1,10 @@
 #include "cli/bench.hpp"
 
-#include <chrono>
-#include <cmath>
 #include <itpp/base/random.h>
 #include <itpp/comm/error_counters.h>
 #include <itpp/comm/modulator.h>
+#include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "cli/registry.hpp"
@@ -20,7 +20,7 @@ struct Measured {
   double seconds = 0;
 };
 
-/// The IT++ reference loop: randb -> BPSK::modulate_bits -> + sqrt(N0/2) randn -> 
+/// The IT++ reference loop: randb -> BPSK::modulate_bits -> + sqrt(N0/2) randn ->
 /// BPSK::demodulate_bits -> BERC::count, one thread.
 Measured itpp_loop(const MonteCarloBenchOptions& o, double n0) {
   itpp::RNG_reset(12345);
@@ -47,7 +47,9 @@ Measured linksim_loop(const MonteCarloBenchOptions& o, const PointConfig& point,
   job.seed = 1;
   job.threads = o.threads;
   job.stop.max_seconds = o.seconds;
-  const SimulatorFactory factory = [&point]() -> std::unique_ptr<FrameSimulator> { return build_link(point); };
+  const SimulatorFactory factory = [&point]() -> std::unique_ptr<FrameSimulator> {
+    return build_link(point);
+  };
   const PointResult r = run_point(factory, job);
   return {static_cast<double>(r.counts.bits), static_cast<double>(r.counts.bit_errors), r.wall_s};
 }

@@ -7,11 +7,11 @@
 namespace linksim {
 
 struct MonteCarloBenchOptions {
-  double seconds = 3.0;          ///< wall time per contender
-  std::size_t frame_bits = 8192; ///< linksim frame size
+  double seconds = 3.0;           ///< wall time per contender
+  std::size_t frame_bits = 8192;  ///< linksim frame size
   std::size_t itpp_block_bits = 100000;
   double ebn0_db = 4.0;
-  unsigned threads = 1;          ///< linksim threads (throughput is reported per core)
+  unsigned threads = 1;  ///< linksim threads (throughput is reported per core)
 };
 
 /// Runs both contenders in this process, one after the other, and returns one JSON object:

@@ -25,7 +25,8 @@ const char* kUsage =
     "commands:\n"
     "  run FILE         run a scenario file (Monte Carlo sweep) and write results\n"
     "  validate FILE    check a scenario file without running it\n"
-    "  list             every block, channel and detector with its parameters, and the NN backends\n"
+    "  list             every block, channel and detector with its parameters, and the NN "
+    "backends\n"
     "  bench montecarlo throughput of our engine against an IT++-only loop\n\n"
     "`linksim <command> --help` explains each command. Scenario keys: scenarios/README.md.\n"
     "Exit codes: 0 success, 1 run failure, 2 bad input.\n";
@@ -84,7 +85,8 @@ int cmd_run(const std::vector<std::string>& args) {
   o.progress = p.vm.count("quiet") == 0;
   const RunRecord run = run_scenario(o, std::cerr);
   const auto dir = output_dir(o, run.scenario);
-  std::cout << "# " << run.scenario << " (seed " << run.seed << ", " << run.threads << " threads)\n\n"
+  std::cout << "# " << run.scenario << " (seed " << run.seed << ", " << run.threads
+            << " threads)\n\n"
             << results_table(run) << "\nresults: " << (dir / "results.json").string() << ", "
             << (dir / "summary.md").string() << "\n";
   return 0;
@@ -94,7 +96,8 @@ int cmd_validate(const std::vector<std::string>& args) {
   po::options_description opts(
       "usage: linksim validate FILE [--set key=value ...]\n\n"
       "Checks every key, value and block of a scenario and builds each point's link, without\n"
-      "simulating. Exit code 0 when valid, 2 with a message naming the problem otherwise.\n\noptions");
+      "simulating. Exit code 0 when valid, 2 with a message naming the problem "
+      "otherwise.\n\noptions");
   std::vector<std::string> sets;
   opts.add_options()("help,h", "show this help")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(), "override a key");
@@ -113,7 +116,8 @@ int cmd_validate(const std::vector<std::string>& args) {
   std::cout << file << ": OK, scenario '" << s.name << "', " << s.points.size() << " points";
   if (!s.scenario.axes.empty()) {
     std::cout << ", swept:";
-    for (const auto& a : s.scenario.axes) std::cout << ' ' << a << " (" << s.scenario.values.at(a).size() << ")";
+    for (const auto& a : s.scenario.axes)
+      std::cout << ' ' << a << " (" << s.scenario.values.at(a).size() << ")";
   }
   std::cout << "\n";
   return 0;
@@ -137,8 +141,9 @@ void print_param(const ParamSpec& s) {
   std::cout << "      " << s.key << " (" << kind_name(s);
   if (s.kind == ParamKind::Int || s.kind == ParamKind::Real) {
     const auto bound = [&](double v) {
-      return s.kind == ParamKind::Int && std::abs(v) < 1e18 ? std::to_string(static_cast<long long>(v))
-                                                           : format_number(v);
+      return s.kind == ParamKind::Int && std::abs(v) < 1e18
+                 ? std::to_string(static_cast<long long>(v))
+                 : format_number(v);
     };
     std::cout << ", " << bound(s.min) << " .. " << bound(s.max);
     if (s.sweepable) std::cout << ", sweepable";
@@ -147,7 +152,10 @@ void print_param(const ParamSpec& s) {
     std::cout << ":";
     for (const auto& c : s.choices) std::cout << ' ' << c;
   }
-  std::cout << ", default " << (s.required ? "required" : s.default_value.empty() ? "\"\"" : s.default_value)
+  std::cout << ", default "
+            << (s.required                ? "required"
+                : s.default_value.empty() ? "\"\""
+                                          : s.default_value)
             << ")\n          " << s.doc << "\n";
 }
 
@@ -165,19 +173,22 @@ int cmd_list(const std::vector<std::string>& args) {
     std::cout << to_string(role) << "s (" << role_key(role) << " = NAME):\n";
     for (const auto& b : block_catalog()) {
       if (b.role != role) continue;
-      std::cout << "  " << b.name << (b.itpp_backed ? "  [IT++]" : "") << "\n      " << b.doc << "\n";
+      std::cout << "  " << b.name << (b.itpp_backed ? "  [IT++]" : "") << "\n      " << b.doc
+                << "\n";
       for (const auto& prm : b.params) print_param(prm);
     }
   }
   std::cout << "\nscenario keys:\n";
   for (const auto& s : scenario_schema()) {
     if (s.key.rfind("link.", 0) == 0 || s.key.find('.') == std::string::npos ||
-        s.key.rfind("sweep.", 0) == 0 || s.key.rfind("stop.", 0) == 0 || s.key.rfind("run.", 0) == 0) {
+        s.key.rfind("sweep.", 0) == 0 || s.key.rfind("stop.", 0) == 0 ||
+        s.key.rfind("run.", 0) == 0) {
       print_param(s);
     }
   }
   std::cout << "\nNN inference backends:\n";
-  for (const BackendStatus& b : {probe_torch(static_cast<int>(hardware_threads())), probe_xnnpack()}) {
+  for (const BackendStatus& b :
+       {probe_torch(static_cast<int>(hardware_threads())), probe_xnnpack()}) {
     std::cout << "  " << b.name << ": " << (b.ok ? "ok" : "FAILED") << " (" << b.detail << ")\n";
   }
   return 0;
@@ -188,11 +199,14 @@ int cmd_bench(const std::vector<std::string>& args) {
       "usage: linksim bench montecarlo [options]\n\n"
       "Uncoded BPSK over AWGN with hard decisions: our Monte Carlo engine against an IT++-only\n"
       "loop (randb, BPSK, randn, BERC; 1e5-bit blocks), one after the other in this process.\n"
-      "Prints one JSON object with linksim_mbps_per_core, itpp_mbps_per_core and ratio.\n\noptions");
+      "Prints one JSON object with linksim_mbps_per_core, itpp_mbps_per_core and "
+      "ratio.\n\noptions");
   MonteCarloBenchOptions b;
   opts.add_options()("help,h", "show this help")(
-      "seconds", po::value<double>(&b.seconds)->default_value(b.seconds), "wall time per contender")(
-      "frame-bits", po::value<std::size_t>(&b.frame_bits)->default_value(b.frame_bits), "linksim frame size")(
+      "seconds", po::value<double>(&b.seconds)->default_value(b.seconds),
+      "wall time per contender")("frame-bits",
+                                 po::value<std::size_t>(&b.frame_bits)->default_value(b.frame_bits),
+                                 "linksim frame size")(
       "ebn0-db", po::value<double>(&b.ebn0_db)->default_value(b.ebn0_db), "Eb/N0 in dB")(
       "threads", po::value<unsigned>(&b.threads)->default_value(b.threads), "linksim threads");
   po::options_description hidden;
@@ -230,7 +244,8 @@ int main(int argc, char** argv) {
     if (command == "validate") return cmd_validate(args);
     if (command == "list") return cmd_list(args);
     if (command == "bench") return cmd_bench(args);
-    std::cerr << "linksim: unknown command '" << command << "'; valid: run, validate, list, bench\n";
+    std::cerr << "linksim: unknown command '" << command
+              << "'; valid: run, validate, list, bench\n";
     return kBadInput;
   } catch (const ConfigError& e) {
     std::cerr << "error: " << e.what() << "\n";

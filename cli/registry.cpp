@@ -9,7 +9,8 @@
 namespace linksim {
 namespace {
 
-ParamSpec choice(std::string key, std::vector<std::string> choices, std::string def, std::string doc) {
+ParamSpec choice(std::string key, std::vector<std::string> choices, std::string def,
+                 std::string doc) {
   ParamSpec s;
   s.key = std::move(key);
   s.kind = ParamKind::Choice;
@@ -36,21 +37,40 @@ const std::vector<std::pair<std::string_view, Modulation>> kModulations = {
 const std::vector<std::pair<std::string_view, EqualizerKind>> kEqualizers = {
     {"none", EqualizerKind::None}, {"coherent", EqualizerKind::Coherent}};
 const std::vector<std::pair<std::string_view, DemapperKind>> kDemappers = {
-    {"hard", DemapperKind::Hard},          {"exact", DemapperKind::Exact},
-    {"maxlog", DemapperKind::MaxLog},      {"itpp_hard", DemapperKind::ItppHard},
-    {"itpp_logmap", DemapperKind::ItppLogMap}, {"itpp_maxlog", DemapperKind::ItppMaxLog}};
+    {"hard", DemapperKind::Hard},
+    {"exact", DemapperKind::Exact},
+    {"maxlog", DemapperKind::MaxLog},
+    {"itpp_hard", DemapperKind::ItppHard},
+    {"itpp_logmap", DemapperKind::ItppLogMap},
+    {"itpp_maxlog", DemapperKind::ItppMaxLog}};
 const std::vector<std::pair<std::string_view, CsiMode>> kCsiModes = {{"perfect", CsiMode::Perfect},
                                                                      {"ls", CsiMode::LsPilot}};
 
 std::vector<BlockEntry> make_catalog() {
   std::vector<BlockEntry> c;
-  c.push_back({Role::Source, "random_bits", "i.i.d. fair bits from the frame's random stream", false, {}});
-  c.push_back({Role::Mapper, "bpsk", "BPSK, bit 0 -> +1, bit 1 -> -1 (real signal), Es = 1", false, {}});
-  c.push_back({Role::Mapper, "qpsk", "Gray QPSK, (+-1 +- j)/sqrt(2), bit 0 -> I sign, bit 1 -> Q sign", false, {}});
-  c.push_back({Role::Mapper, "qam16", "Gray 16-QAM, levels {-3,-1,1,3}/sqrt(10) per dimension, Es = 1", false, {}});
-  c.push_back({Role::Channel, "awgn", "y = x + w, w ~ CN(0, n0) (N(0, n0/2) per real dimension)", false, {}});
-  c.push_back({Role::Channel, "rayleigh_block",
-               "y = h x + w, h ~ CN(0,1) constant over a block of symbols, w ~ CN(0, n0)", false,
+  c.push_back(
+      {Role::Source, "random_bits", "i.i.d. fair bits from the frame's random stream", false, {}});
+  c.push_back(
+      {Role::Mapper, "bpsk", "BPSK, bit 0 -> +1, bit 1 -> -1 (real signal), Es = 1", false, {}});
+  c.push_back({Role::Mapper,
+               "qpsk",
+               "Gray QPSK, (+-1 +- j)/sqrt(2), bit 0 -> I sign, bit 1 -> Q sign",
+               false,
+               {}});
+  c.push_back({Role::Mapper,
+               "qam16",
+               "Gray 16-QAM, levels {-3,-1,1,3}/sqrt(10) per dimension, Es = 1",
+               false,
+               {}});
+  c.push_back({Role::Channel,
+               "awgn",
+               "y = x + w, w ~ CN(0, n0) (N(0, n0/2) per real dimension)",
+               false,
+               {}});
+  c.push_back({Role::Channel,
+               "rayleigh_block",
+               "y = h x + w, h ~ CN(0,1) constant over a block of symbols, w ~ CN(0, n0)",
+               false,
                {number("rayleigh_block.coherence_symbols", ParamKind::Int, "100", 1, 1e8,
                        "symbols per fading block (a frame always starts a new block)"),
                 choice("rayleigh_block.csi", {"perfect", "ls"}, "perfect",
@@ -58,14 +78,23 @@ std::vector<BlockEntry> make_catalog() {
                 number("rayleigh_block.pilots", ParamKind::Int, "1", 1, 1e6,
                        "unit-energy pilots per block for csi = ls (not counted in Eb/N0)")}});
   c.push_back({Role::Equalizer, "none", "pass-through (ignores the channel state)", false, {}});
-  c.push_back({Role::Equalizer, "coherent",
-               "one tap: y conj(h)/|h|^2 with the receiver's gain; effective noise n0/|h|^2", false, {}});
+  c.push_back({Role::Equalizer,
+               "coherent",
+               "one tap: y conj(h)/|h|^2 with the receiver's gain; effective noise n0/|h|^2",
+               false,
+               {}});
   c.push_back({Role::Demapper, "hard", "nearest-point decisions by slicing (no LLRs)", false, {}});
   c.push_back({Role::Demapper, "exact", "exact LLRs ln P(b=0|y)/P(b=1|y), log-sum-exp", false, {}});
   c.push_back({Role::Demapper, "maxlog", "max-log LLRs", false, {}});
-  c.push_back({Role::Demapper, "itpp_hard", "IT++ Modulator_2D::demodulate_bits (reference)", true, {}});
-  c.push_back({Role::Demapper, "itpp_logmap", "IT++ demodulate_soft_bits, LOGMAP (reference)", true, {}});
-  c.push_back({Role::Demapper, "itpp_maxlog", "IT++ demodulate_soft_bits, APPROX/max-log (reference)", true, {}});
+  c.push_back(
+      {Role::Demapper, "itpp_hard", "IT++ Modulator_2D::demodulate_bits (reference)", true, {}});
+  c.push_back(
+      {Role::Demapper, "itpp_logmap", "IT++ demodulate_soft_bits, LOGMAP (reference)", true, {}});
+  c.push_back({Role::Demapper,
+               "itpp_maxlog",
+               "IT++ demodulate_soft_bits, APPROX/max-log (reference)",
+               true,
+               {}});
   return c;
 }
 
@@ -95,11 +124,13 @@ std::vector<ParamSpec> make_schema() {
   s.push_back(choice("link.channel", names_of(Role::Channel), "awgn", "channel block"));
   s.push_back(choice("link.equalizer", names_of(Role::Equalizer), "coherent", "equalizer block"));
   s.push_back(choice("link.demapper", names_of(Role::Demapper), "hard", "demapper block"));
-  s.push_back(number("link.frame_bits", ParamKind::Int, "1024", 1, 1e8,
-                     "information bits per frame (a multiple of the bits per symbol); FER is per frame"));
+  s.push_back(
+      number("link.frame_bits", ParamKind::Int, "1024", 1, 1e8,
+             "information bits per frame (a multiple of the bits per symbol); FER is per frame"));
   s.push_back(choice("sweep.snr", {"ebn0", "esn0"}, "ebn0", "which SNR `sweep.snr_db` sets"));
-  ParamSpec snr = number("sweep.snr_db", ParamKind::Real, "", -100, 300,
-                         "SNR points in dB: a value, a list 'a, b, c' or a range 'first:step:last'");
+  ParamSpec snr =
+      number("sweep.snr_db", ParamKind::Real, "", -100, 300,
+             "SNR points in dB: a value, a list 'a, b, c' or a range 'first:step:last'");
   snr.required = true;
   s.push_back(snr);
   s.push_back(number("stop.min_bit_errors", ParamKind::Int, "200", 0, kInf,
@@ -110,8 +141,9 @@ std::vector<ParamSpec> make_schema() {
                      "a point stops after this many bits (0: no limit)"));
   s.push_back(number("stop.max_frames", ParamKind::Int, "0", 0, kInf,
                      "a point stops after this many frames (0: no limit)"));
-  s.push_back(number("stop.max_seconds", ParamKind::Real, "0", 0, kInf,
-                     "a point stops after this wall time in s (0: no limit; such stops are not reproducible)"));
+  s.push_back(number(
+      "stop.max_seconds", ParamKind::Real, "0", 0, kInf,
+      "a point stops after this wall time in s (0: no limit; such stops are not reproducible)"));
   s.push_back(number("stop.ber_floor", ParamKind::Real, "0", 0, 1,
                      "skip the higher SNRs of a curve once a point's BER is below this (0: off)"));
   s.push_back(number("run.seed", ParamKind::Int, "1", 0, 9007199254740992.0,
@@ -150,7 +182,9 @@ std::string_view to_string(Role r) {
   return "?";
 }
 
-std::string role_key(Role r) { return "link." + std::string(to_string(r)); }
+std::string role_key(Role r) {
+  return "link." + std::string(to_string(r));
+}
 
 const std::vector<BlockEntry>& block_catalog() {
   static const std::vector<BlockEntry> catalog = make_catalog();
@@ -199,8 +233,8 @@ std::optional<double> point_ber_theory(const PointConfig& point, double ebn0_db)
                          demapper == "itpp_maxlog" || m != Modulation::Qam16;
   if (!symbol_ml) return std::nullopt;
   if (point.text("link.channel") == "awgn") return ber_awgn(m, ebn0);
-  const bool coherent_perfect = point.text("link.equalizer") == "coherent" &&
-                                point.text("rayleigh_block.csi") == "perfect";
+  const bool coherent_perfect =
+      point.text("link.equalizer") == "coherent" && point.text("rayleigh_block.csi") == "perfect";
   if (coherent_perfect && m != Modulation::Qam16) return ber_rayleigh_bpsk(ebn0);
   return std::nullopt;
 }

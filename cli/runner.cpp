@@ -38,12 +38,17 @@ double progress_fraction(const StopRule& r, const Counts& c, double elapsed) {
   double f = 0.0;
   if (r.min_bit_errors > 0 || r.min_frame_errors > 0) {
     double t = 1.0;
-    if (r.min_bit_errors > 0) t = std::min(t, static_cast<double>(c.bit_errors) / static_cast<double>(r.min_bit_errors));
-    if (r.min_frame_errors > 0) t = std::min(t, static_cast<double>(c.frame_errors) / static_cast<double>(r.min_frame_errors));
+    if (r.min_bit_errors > 0)
+      t = std::min(t, static_cast<double>(c.bit_errors) / static_cast<double>(r.min_bit_errors));
+    if (r.min_frame_errors > 0)
+      t = std::min(t,
+                   static_cast<double>(c.frame_errors) / static_cast<double>(r.min_frame_errors));
     f = std::max(f, t);
   }
-  if (r.max_bits > 0) f = std::max(f, static_cast<double>(c.bits) / static_cast<double>(r.max_bits));
-  if (r.max_frames > 0) f = std::max(f, static_cast<double>(c.frames) / static_cast<double>(r.max_frames));
+  if (r.max_bits > 0)
+    f = std::max(f, static_cast<double>(c.bits) / static_cast<double>(r.max_bits));
+  if (r.max_frames > 0)
+    f = std::max(f, static_cast<double>(c.frames) / static_cast<double>(r.max_frames));
   if (r.max_seconds > 0) f = std::max(f, elapsed / r.max_seconds);
   return std::min(f, 1.0);
 }
@@ -103,7 +108,7 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
   run.source = options.scenario_file.string();
   run.seed = first.count("run.seed");
   run.threads = first.count("run.threads") == 0 ? hardware_threads()
-                                                  : static_cast<unsigned>(first.count("run.threads"));
+                                                : static_cast<unsigned>(first.count("run.threads"));
   run.git_revision = git_revision();
   run.snr_kind = first.text("sweep.snr");
   run.config = sc.values;
@@ -167,15 +172,18 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
     }
     // BER floor: skip when a lower SNR of the same curve already went below the floor.
     const double snr_db = pc.real("sweep.snr_db");
-    const bool below_floor = ber_floor > 0 && std::any_of(done.begin(), done.end(), [&](const PointRecord& d) {
-      const Counts& c = d.result.counts;
-      const double ber = c.bits ? static_cast<double>(c.bit_errors) / static_cast<double>(c.bits) : 1.0;
-      return same_curve(d) && std::stod(d.swept.at("sweep.snr_db")) < snr_db && ber < ber_floor;
-    });
+    const bool below_floor =
+        ber_floor > 0 && std::any_of(done.begin(), done.end(), [&](const PointRecord& d) {
+          const Counts& c = d.result.counts;
+          const double ber =
+              c.bits ? static_cast<double>(c.bit_errors) / static_cast<double>(c.bits) : 1.0;
+          return same_curve(d) && std::stod(d.swept.at("sweep.snr_db")) < snr_db && ber < ber_floor;
+        });
     if (below_floor) continue;
 
     const unsigned k = point_bits_per_symbol(pc);
-    rec.snr = make_snr_point(pc.text("sweep.snr") == "ebn0" ? SnrKind::EbN0 : SnrKind::EsN0, snr_db, k);
+    rec.snr =
+        make_snr_point(pc.text("sweep.snr") == "ebn0" ? SnrKind::EbN0 : SnrKind::EsN0, snr_db, k);
     rec.ber_theory = point_ber_theory(pc, rec.snr.ebn0_db);
 
     PointJob job;
@@ -184,24 +192,30 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
     job.point_index = i;
     job.threads = run.threads;
     job.stop = stop_rule(pc);
-    const SimulatorFactory factory = [&pc]() -> std::unique_ptr<FrameSimulator> { return build_link(pc); };
+    const SimulatorFactory factory = [&pc]() -> std::unique_ptr<FrameSimulator> {
+      return build_link(pc);
+    };
     ProgressCallback progress;
     if (live) {
       progress = [&, i](const Counts& c, double elapsed) {
         const double f = progress_fraction(job.stop, c, elapsed);
-        const double ber = c.bits ? static_cast<double>(c.bit_errors) / static_cast<double>(c.bits) : 0.0;
-        std::fprintf(stderr, "\r\033[K[%zu/%zu] Eb/N0 %.2f dB  errors %llu  BER %.3e  %.1f Mbit/s  ETA %.0f s",
-                     i + 1, prepared.points.size(), rec.snr.ebn0_db,
-                     static_cast<unsigned long long>(c.bit_errors), ber,
-                     elapsed > 0 ? static_cast<double>(c.bits) / elapsed / 1e6 : 0.0,
-                     f > 0 ? elapsed * (1 - f) / f : 0.0);
+        const double ber =
+            c.bits ? static_cast<double>(c.bit_errors) / static_cast<double>(c.bits) : 0.0;
+        std::fprintf(
+            stderr,
+            "\r\033[K[%zu/%zu] Eb/N0 %.2f dB  errors %llu  BER %.3e  %.1f Mbit/s  ETA %.0f s",
+            i + 1, prepared.points.size(), rec.snr.ebn0_db,
+            static_cast<unsigned long long>(c.bit_errors), ber,
+            elapsed > 0 ? static_cast<double>(c.bits) / elapsed / 1e6 : 0.0,
+            f > 0 ? elapsed * (1 - f) / f : 0.0);
       };
     }
     rec.result = run_point(factory, job, progress);
     if (live) std::fprintf(stderr, "\r\033[K");
 
     done.push_back(rec);
-    std::sort(done.begin(), done.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+    std::sort(done.begin(), done.end(),
+              [](const auto& a, const auto& b) { return a.index < b.index; });
     run.points = done;
     write_results(run, dir);
     if (hook) hook(rec);

@@ -20,10 +20,10 @@ struct RunOptions {
   std::optional<unsigned> threads;           ///< overrides run.threads
   std::optional<std::uint64_t> seed;         ///< overrides run.seed
   std::vector<std::string> overrides;        ///< "key=value", applied after the file
-  bool resume = false;  ///< keep finished points of an earlier run in the same folder
-  bool force = false;   ///< overwrite an unfinished earlier run instead of refusing
-  bool progress = true; ///< live progress on stderr (only when it is a terminal)
-  bool plot = true;     ///< make ber.svg with gnuplot
+  bool resume = false;   ///< keep finished points of an earlier run in the same folder
+  bool force = false;    ///< overwrite an unfinished earlier run instead of refusing
+  bool progress = true;  ///< live progress on stderr (only when it is a terminal)
+  bool plot = true;      ///< make ber.svg with gnuplot
 };
 
 /// A validated scenario and its sweep points.

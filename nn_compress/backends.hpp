@@ -12,9 +12,9 @@ enum class Backend { Torch, Xnnpack };
 
 struct BackendStatus {
   Backend backend;
-  std::string name;     ///< "torch", "xnnpack"
-  bool ok = false;      ///< initialised and computed y = W x + b correctly
-  std::string detail;   ///< version or error
+  std::string name;    ///< "torch", "xnnpack"
+  bool ok = false;     ///< initialised and computed y = W x + b correctly
+  std::string detail;  ///< version or error
 };
 
 /// Runs y = W x + b with a fixed 3x4 W on the backend and compares with the exact result.

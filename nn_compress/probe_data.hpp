@@ -9,7 +9,8 @@ namespace linksim::probe {
 inline constexpr int kIn = 4;
 inline constexpr int kOut = 3;
 // Row-major [kOut, kIn] weights, bias [kOut], input [kIn].
-inline constexpr std::array<float, kOut * kIn> kWeights = {1, 2, 3, 4, -1, 0, 1, 0, 0.5F, 0.25F, -2, 1};
+inline constexpr std::array<float, kOut* kIn> kWeights = {1, 2, 3,    4,     -1, 0,
+                                                          1, 0, 0.5F, 0.25F, -2, 1};
 inline constexpr std::array<float, kOut> kBias = {0.5F, -1, 2};
 inline constexpr std::array<float, kIn> kInput = {1, -1, 2, 0.5F};
 

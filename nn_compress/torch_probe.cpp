@@ -10,9 +10,11 @@ BackendStatus probe_torch(int threads) {
   try {
     torch::set_num_threads(threads);
     const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
-    const auto w = torch::from_blob(const_cast<float*>(probe::kWeights.data()), {probe::kOut, probe::kIn}, opts);
+    const auto w = torch::from_blob(const_cast<float*>(probe::kWeights.data()),
+                                    {probe::kOut, probe::kIn}, opts);
     const auto b = torch::from_blob(const_cast<float*>(probe::kBias.data()), {probe::kOut}, opts);
-    const auto x = torch::from_blob(const_cast<float*>(probe::kInput.data()), {1, probe::kIn}, opts);
+    const auto x =
+        torch::from_blob(const_cast<float*>(probe::kInput.data()), {1, probe::kIn}, opts);
     const auto y = torch::nn::functional::linear(x, w, b).contiguous();
     const float err = probe::max_error(y.data_ptr<float>());
     s.ok = err < 1e-5F;

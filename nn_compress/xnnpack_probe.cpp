@@ -23,10 +23,9 @@ BackendStatus probe_xnnpack() {
     return s;
   }
   std::array<float, probe::kOut> y{};
-  const bool ran =
-      xnn_setup_fully_connected_nc_f32(op, 1, probe::kInput.data(), y.data(), nullptr) ==
-          xnn_status_success &&
-      xnn_run_operator(op, nullptr) == xnn_status_success;
+  const bool ran = xnn_setup_fully_connected_nc_f32(op, 1, probe::kInput.data(), y.data(),
+                                                    nullptr) == xnn_status_success &&
+                   xnn_run_operator(op, nullptr) == xnn_status_success;
   xnn_delete_operator(op);
   if (!ran) {
     s.detail = "XNNPACK fully-connected operator failed to run";

@@ -1,12 +1,12 @@
 #include "results/results.hpp"
 
+#include <unistd.h>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
-#include <unistd.h>
 
 #include "sim/stats.hpp"
 
@@ -25,8 +25,8 @@ double throughput_mbps(const PointRecord& p) {
 }
 
 StopReason stop_reason_from(const std::string& s) {
-  for (StopReason r : {StopReason::ErrorTarget, StopReason::MaxBits, StopReason::MaxFrames,
-                       StopReason::MaxTime}) {
+  for (StopReason r :
+       {StopReason::ErrorTarget, StopReason::MaxBits, StopReason::MaxFrames, StopReason::MaxTime}) {
     if (to_string(r) == s) return r;
   }
   throw std::runtime_error("unknown stop_reason '" + s + "'");
@@ -81,8 +81,9 @@ PointRecord point_from_json(const Json& j) {
   p.result.wall_s = j.at("wall_s").get<double>();
   p.result.reason = stop_reason_from(j.at("stop_reason").get<std::string>());
   for (const auto& [block, l] : j.at("latency_us").items()) {
-    p.result.latency.push_back({block, l.at("calls").get<std::uint64_t>(), l.at("mean").get<double>(),
-                                l.at("p50").get<double>(), l.at("p99").get<double>()});
+    p.result.latency.push_back({block, l.at("calls").get<std::uint64_t>(),
+                                l.at("mean").get<double>(), l.at("p50").get<double>(),
+                                l.at("p99").get<double>()});
   }
   return p;
 }
@@ -170,7 +171,8 @@ std::string results_table(const RunRecord& run) {
   const auto axes = series_axes(run);
   out << "|";
   for (const auto& a : axes) out << ' ' << a << " |";
-  out << " Eb/N0 (dB) | Es/N0 (dB) | bits | bit errors | BER | BER 95% CI | theory | FER | Mbit/s | "
+  out << " Eb/N0 (dB) | Es/N0 (dB) | bits | bit errors | BER | BER 95% CI | theory | FER | Mbit/s "
+         "| "
          "stop |\n|";
   for (std::size_t i = 0; i < axes.size() + 10; ++i) out << "---|";
   out << '\n';
@@ -183,8 +185,8 @@ std::string results_table(const RunRecord& run) {
         << c.bits << " | " << c.bit_errors << " | " << fmt("%.3e", ratio(c.bit_errors, c.bits))
         << " | [" << fmt("%.2e", lo) << ", " << fmt("%.2e", hi) << "] | "
         << (p.ber_theory ? fmt("%.3e", *p.ber_theory) : "-") << " | "
-        << fmt("%.3e", ratio(c.frame_errors, c.frames)) << " | "
-        << fmt("%.1f", throughput_mbps(p)) << " | " << to_string(p.result.reason) << " |\n";
+        << fmt("%.3e", ratio(c.frame_errors, c.frames)) << " | " << fmt("%.1f", throughput_mbps(p))
+        << " | " << to_string(p.result.reason) << " |\n";
   }
   return out.str();
 }
@@ -248,7 +250,8 @@ RunRecord read_results(const std::filesystem::path& json_file) {
     for (const auto& p : j.at("points")) run.points.push_back(point_from_json(p));
     return run;
   } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(json_file.string() + ": not a linksim results file (" + e.what() + ")");
+    throw std::runtime_error(json_file.string() + ": not a linksim results file (" + e.what() +
+                             ")");
   }
 }
 
@@ -280,14 +283,15 @@ std::string write_ber_plot(const RunRecord& run, const std::filesystem::path& di
      << "set output '" << (dir / "ber.svg").string() << "'\n"
      << "set logscale y\nset format y '10^{%L}'\nset grid\nset key bottom left\n"
      << "set xlabel '" << (run.snr_kind == "esn0" ? "E_s/N_0 (dB)" : "E_b/N_0 (dB)") << "'\n"
-     << "set ylabel 'BER'\nset title \"" << run.scenario << " (95% CI error bars)\" noenhanced\nplot ";
+     << "set ylabel 'BER'\nset title \"" << run.scenario
+     << " (95% CI error bars)\" noenhanced\nplot ";
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const std::string name = labels[i].empty() ? "simulated" : labels[i];
     gp << (i ? ", " : "") << "'" << (dir / "ber.dat").string() << "' index " << i
        << " using 1:2:3:4 with yerrorlines lw 2 title '" << name << "' noenhanced";
     if (any_theory) {
-      gp << ", '' index " << i << " using 1:5 with lines dt 2 lc " << i + 1 << " title '"
-         << name << " (theory)' noenhanced";
+      gp << ", '' index " << i << " using 1:5 with lines dt 2 lc " << i + 1 << " title '" << name
+         << " (theory)' noenhanced";
     }
   }
   gp << "\n";

@@ -17,26 +17,26 @@ namespace linksim {
 
 /// One finished sweep point.
 struct PointRecord {
-  std::size_t index = 0;                       ///< position in the sweep
-  std::map<std::string, std::string> swept;    ///< value of every swept key at this point
+  std::size_t index = 0;                     ///< position in the sweep
+  std::map<std::string, std::string> swept;  ///< value of every swept key at this point
   SnrPoint snr{};
   PointResult result;
-  std::optional<double> ber_theory;            ///< closed-form BER where one exists
+  std::optional<double> ber_theory;  ///< closed-form BER where one exists
 };
 
 /// A whole run, as written to results.json.
 struct RunRecord {
-  std::string scenario;     ///< scenario name
+  std::string scenario;  ///< scenario name
   std::string description;
-  std::string source;       ///< scenario file
+  std::string source;  ///< scenario file
   std::uint64_t seed = 1;
   unsigned threads = 1;
   std::string git_revision;
-  std::string snr_kind;     ///< "ebn0" or "esn0": which SNR is swept
+  std::string snr_kind;                                    ///< "ebn0" or "esn0": which SNR is swept
   std::map<std::string, std::vector<std::string>> config;  ///< every key, as run
-  std::vector<std::string> axes;  ///< swept keys, outermost first
+  std::vector<std::string> axes;                           ///< swept keys, outermost first
   std::size_t planned_points = 0;
-  std::string status;       ///< "running", "complete"
+  std::string status;  ///< "running", "complete"
   std::vector<PointRecord> points;
 };
 

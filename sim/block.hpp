@@ -65,8 +65,7 @@ struct Equalized {
 /// Undoes the channel gain the receiver believes in.
 class Equalizer : public Block {
  public:
-  virtual void equalize(const Signal& y, const ChannelState& state, double n0,
-                        Equalized& out) = 0;
+  virtual void equalize(const Signal& y, const ChannelState& state, double n0, Equalized& out) = 0;
 };
 
 /// Turns equalised symbols into hard bits and, for soft demappers, LLRs.

@@ -64,10 +64,10 @@ std::string unknown_key_message(const std::string& key, const std::vector<ParamS
   std::string msg = "unknown key '" + key + "'";
   if (!best.empty()) msg += " (did you mean '" + best + "'?)";
   if (!same_section.empty()) {
-    msg += "; valid keys" +
-           (section_of(key).empty() ? std::string(" at top level")
-                                    : " in [" + section_of(key) + "]") +
-           ": " + join(same_section, ", ");
+    msg +=
+        "; valid keys" +
+        (section_of(key).empty() ? std::string(" at top level") : " in [" + section_of(key) + "]") +
+        ": " + join(same_section, ", ");
   } else {
     std::set<std::string> sections;
     for (const auto& s : schema) sections.insert(section_of(s.key));
@@ -93,8 +93,8 @@ std::vector<std::string> check_value(const ParamSpec& spec, const std::string& v
       while (std::getline(ss, item, ',')) {
         item = trim(item);
         if (std::find(spec.choices.begin(), spec.choices.end(), item) == spec.choices.end()) {
-          throw std::invalid_argument("'" + item + "' is not valid; choose one of: " +
-                                      join(spec.choices, ", "));
+          throw std::invalid_argument("'" + item +
+                                      "' is not valid; choose one of: " + join(spec.choices, ", "));
         }
         out.push_back(item);
       }
@@ -176,7 +176,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   for (std::size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      cur[j] =
+          std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
     }
     std::swap(prev, cur);
   }
@@ -240,7 +241,8 @@ Scenario validate(const RawConfig& raw, const std::vector<ParamSpec>& schema) {
       sc.values[key] = check_value(*spec, value);
       if (sc.values[key].size() > 1) sc.axes.push_back(key);
     } catch (const std::invalid_argument& e) {
-      problems.push_back("key '" + key + "': " + e.what() + (spec->doc.empty() ? "" : " — " + spec->doc));
+      problems.push_back("key '" + key + "': " + e.what() +
+                         (spec->doc.empty() ? "" : " — " + spec->doc));
     }
   }
   for (const auto& spec : schema) {
@@ -265,7 +267,9 @@ const std::string& PointConfig::text(const std::string& key) const {
   return it->second;
 }
 
-double PointConfig::real(const std::string& key) const { return parse_number(text(key)); }
+double PointConfig::real(const std::string& key) const {
+  return parse_number(text(key));
+}
 
 std::int64_t PointConfig::integer(const std::string& key) const {
   return static_cast<std::int64_t>(std::llround(real(key)));

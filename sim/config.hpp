@@ -22,7 +22,7 @@ enum class ParamKind { Int, Real, Choice, Text };
 
 /// One key of the scenario schema.
 struct ParamSpec {
-  std::string key;            ///< "section.name", or "name" for top-level keys
+  std::string key;  ///< "section.name", or "name" for top-level keys
   ParamKind kind = ParamKind::Real;
   std::string default_value;  ///< used when the key is absent; empty for required keys
   std::string doc;            ///< one line, with the unit

@@ -22,7 +22,9 @@ class Constellation {
   /// Points indexed by label. Shape: [2^bits_per_symbol].
   const arma::cx_vec& points() const { return points_; }
   /// Bit `b` (0 = MSB) of `label`.
-  unsigned bit(unsigned label, unsigned b) const { return (label >> (bits_per_symbol_ - 1 - b)) & 1U; }
+  unsigned bit(unsigned label, unsigned b) const {
+    return (label >> (bits_per_symbol_ - 1 - b)) & 1U;
+  }
 
  private:
   Modulation modulation_;

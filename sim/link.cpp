@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "sim/kernels.hpp"
+
 namespace linksim {
 namespace {
 
@@ -68,11 +70,7 @@ std::uint64_t count_bit_errors(const Bits& a, const Bits& b) {
     throw std::logic_error("count_bit_errors: " + std::to_string(a.n_elem) + " vs " +
                            std::to_string(b.n_elem) + " bits");
   }
-  const std::uint8_t* pa = a.memptr();
-  const std::uint8_t* pb = b.memptr();
-  std::uint64_t errors = 0;
-  for (arma::uword i = 0; i < a.n_elem; ++i) errors += (pa[i] != pb[i]) ? 1U : 0U;
-  return errors;
+  return kernels::count_mismatches(a.memptr(), b.memptr(), a.n_elem);
 }
 
 }  // namespace linksim

@@ -128,13 +128,16 @@ std::string_view to_string(StopReason r) {
   return "?";
 }
 
-unsigned hardware_threads() { return std::max(1U, std::thread::hardware_concurrency()); }
+unsigned hardware_threads() {
+  return std::max(1U, std::thread::hardware_concurrency());
+}
 
 PointResult run_point(const SimulatorFactory& make_simulator, const PointJob& job,
                       const ProgressCallback& progress) {
   const StopRule& r = job.stop;
   if (r.max_bits == 0 && r.max_frames == 0 && r.max_seconds <= 0.0) {
-    throw std::invalid_argument("stop rule needs at least one of max_bits, max_frames, max_seconds");
+    throw std::invalid_argument(
+        "stop rule needs at least one of max_bits, max_frames, max_seconds");
   }
   if (job.threads == 0) throw std::invalid_argument("threads must be at least 1");
 

@@ -12,9 +12,13 @@ struct Avx2 {
   using I = __m256i;
   using D = __m256d;
   static constexpr std::size_t width = 4;
-  static I load(const std::uint64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static I load(const std::uint64_t* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  }
   static void store(double* p, D v) { _mm256_storeu_pd(p, v); }
-  static void store_i(std::uint64_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static void store_i(std::uint64_t* p, I v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+  }
   static I splat_i(std::uint64_t v) { return _mm256_set1_epi64x(static_cast<long long>(v)); }
   static D splat(double v) { return _mm256_set1_pd(v); }
   static D as_d(I v) { return _mm256_castsi256_pd(v); }
@@ -25,9 +29,13 @@ struct Avx2 {
   static I add_i(I a, I b) { return _mm256_add_epi64(a, b); }
   static I sub_i(I a, I b) { return _mm256_sub_epi64(a, b); }
   template <int K>
-  static I shl(I a) { return _mm256_slli_epi64(a, K); }
+  static I shl(I a) {
+    return _mm256_slli_epi64(a, K);
+  }
   template <int K>
-  static I shr(I a) { return _mm256_srli_epi64(a, K); }
+  static I shr(I a) {
+    return _mm256_srli_epi64(a, K);
+  }
   static I gt_mask(D a, D b) { return _mm256_castpd_si256(_mm256_cmp_pd(a, b, _CMP_GT_OQ)); }
   static D add(D a, D b) { return _mm256_add_pd(a, b); }
   static D sub(D a, D b) { return _mm256_sub_pd(a, b); }

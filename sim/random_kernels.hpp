@@ -35,16 +35,19 @@ struct Scalar {
   static I add_i(I a, I b) { return a + b; }
   static I sub_i(I a, I b) { return a - b; }
   template <int K>
-  static I shl(I a) { return a << K; }
+  static I shl(I a) {
+    return a << K;
+  }
   template <int K>
-  static I shr(I a) { return a >> K; }
+  static I shr(I a) {
+    return a >> K;
+  }
   static I gt_mask(D a, D b) { return a > b ? ~I{0} : I{0}; }
   static D gather(const double* base, I index) { return base[index]; }
   static D add(D a, D b) { return a + b; }
   static D sub(D a, D b) { return a - b; }
   static D mul(D a, D b) { return a * b; }
 };
-
 
 template <class V, int K>
 inline typename V::I rotl_v(typename V::I x) {
@@ -66,7 +69,8 @@ inline void xoshiro_kernel(LaneState& state, std::uint64_t* out, std::size_t rou
   }
   for (std::size_t r = 0; r < rounds; ++r) {
     for (std::size_t g = 0; g < G; ++g) {
-      V::store_i(out + r * L + g * V::width, V::add_i(rotl_v<V, 23>(V::add_i(s0[g], s3[g])), s0[g]));
+      V::store_i(out + r * L + g * V::width,
+                 V::add_i(rotl_v<V, 23>(V::add_i(s0[g], s3[g])), s0[g]));
       const typename V::I t = V::template shl<17>(s1[g]);
       s2[g] = V::bxor(s2[g], s0[g]);
       s3[g] = V::bxor(s3[g], s1[g]);
@@ -85,16 +89,16 @@ inline void xoshiro_kernel(LaneState& state, std::uint64_t* out, std::size_t rou
 }
 
 /// Ziggurat layers (Marsaglia & Tsang): layer 0 is the base strip with the tail.
-inline constexpr std::size_t kZigguratLayers = 128;
+inline constexpr std::size_t kZigguratLayers = 256;
 
-/// The ziggurat's fast path for words [begin, n): word w picks layer i = w & 127, a sign from
-/// bit 7 and u in [0, 1) from its top 52 bits; z = u x[i] is accepted when u < x[i+1] / x[i]
-/// (about 98.8% of draws). Writes stddev * (+-z) to out[j] and an all-ones accept mask (or 0, and
+/// The ziggurat's fast path for words [begin, n): word w picks layer i = w & 255, a sign from
+/// bit 8 and u in [0, 1) from its top 52 bits; z = u x[i] is accepted when u < x[i+1] / x[i]
+/// (98.5% of draws). Writes stddev * (+-z) to out[j] and an all-ones accept mask (or 0, and
 /// the caller redoes that sample on the slow path) to accept[j].
 template <class V>
 inline void ziggurat_kernel(const std::uint64_t* words, double* out, std::uint64_t* accept,
-                            std::size_t begin, std::size_t n, const double* x,
-                            const double* ratio, double stddev) {
+                            std::size_t begin, std::size_t n, const double* x, const double* ratio,
+                            double stddev) {
   using D = typename V::D;
   using I = typename V::I;
   const I one_bits = V::splat_i(0x3ff0000000000000ULL);
@@ -105,7 +109,7 @@ inline void ziggurat_kernel(const std::uint64_t* words, double* out, std::uint64
     const I w = V::load(words + j);
     const I layer = V::band(w, layer_mask);
     const D u = V::sub(V::as_d(V::bor(V::template shr<12>(w), one_bits)), one);
-    const I sign = V::band(V::template shl<56>(w), sign_bit);  // bit 7 -> sign bit
+    const I sign = V::band(V::template shl<55>(w), sign_bit);  // bit 8 -> sign bit
     const D z = V::mul(V::mul(u, V::gather(x, layer)), sd);
     V::store(out + j, V::as_d(V::bxor(V::as_i(z), sign)));
     V::store_i(accept + j, V::gt_mask(V::gather(ratio, layer), u));

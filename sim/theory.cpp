@@ -4,7 +4,9 @@
 
 namespace linksim {
 
-double q_function(double x) { return 0.5 * std::erfc(x / std::sqrt(2.0)); }
+double q_function(double x) {
+  return 0.5 * std::erfc(x / std::sqrt(2.0));
+}
 
 double ber_awgn(Modulation m, double ebn0) {
   switch (m) {
@@ -19,6 +21,8 @@ double ber_awgn(Modulation m, double ebn0) {
   return 0.5;
 }
 
-double ber_rayleigh_bpsk(double ebn0) { return 0.5 * (1.0 - std::sqrt(ebn0 / (1.0 + ebn0))); }
+double ber_rayleigh_bpsk(double ebn0) {
+  return 0.5 * (1.0 - std::sqrt(ebn0 / (1.0 + ebn0)));
+}
 
 }  // namespace linksim
