@@ -36,15 +36,30 @@ struct Parsed {
   bool help = false;
 };
 
+/// Parses a command's arguments: its options plus, when `positional` is given, one positional
+/// argument stored under that name.
 Parsed parse(const std::vector<std::string>& args, const po::options_description& visible,
-             const po::options_description& hidden, const po::positional_options_description& pos) {
+             const char* positional = nullptr) {
   po::options_description all;
-  all.add(visible).add(hidden);
+  all.add(visible);
+  po::positional_options_description pos;
+  if (positional != nullptr) {
+    all.add_options()(positional, po::value<std::string>());
+    pos.add(positional, 1);
+  }
   Parsed p;
   po::store(po::command_line_parser(args).options(all).positional(pos).run(), p.vm);
   po::notify(p.vm);
   p.help = p.vm.count("help") != 0;
   return p;
+}
+
+/// The positional argument `name`, or a usage error naming the command.
+std::string required_positional(const Parsed& p, const char* name, const char* command) {
+  if (!p.vm.count(name)) {
+    throw po::error(std::string("missing ") + name + " (see linksim " + command + " --help)");
+  }
+  return p.vm[name].as<std::string>();
 }
 
 int cmd_run(const std::vector<std::string>& args) {
@@ -63,18 +78,13 @@ int cmd_run(const std::vector<std::string>& args) {
       "resume", "continue an interrupted run in the output folder, keeping its finished points")(
       "force", "overwrite an unfinished run in the output folder")(
       "no-plot", "do not call gnuplot")("quiet,q", "no live progress on stderr");
-  po::options_description hidden;
-  hidden.add_options()("file", po::value<std::string>());
-  po::positional_options_description pos;
-  pos.add("file", 1);
-  const Parsed p = parse(args, opts, hidden, pos);
+  const Parsed p = parse(args, opts, "FILE");
   if (p.help) {
     std::cout << opts << "\n";
     return 0;
   }
-  if (!p.vm.count("file")) throw po::error("missing scenario FILE (see linksim run --help)");
   RunOptions o;
-  o.scenario_file = p.vm["file"].as<std::string>();
+  o.scenario_file = required_positional(p, "FILE", "run");
   if (p.vm.count("out")) o.out = p.vm["out"].as<std::string>();
   if (p.vm.count("threads")) o.threads = p.vm["threads"].as<unsigned>();
   if (p.vm.count("seed")) o.seed = p.vm["seed"].as<std::uint64_t>();
@@ -101,17 +111,12 @@ int cmd_validate(const std::vector<std::string>& args) {
   std::vector<std::string> sets;
   opts.add_options()("help,h", "show this help")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(), "override a key");
-  po::options_description hidden;
-  hidden.add_options()("file", po::value<std::string>());
-  po::positional_options_description pos;
-  pos.add("file", 1);
-  const Parsed p = parse(args, opts, hidden, pos);
+  const Parsed p = parse(args, opts, "FILE");
   if (p.help) {
     std::cout << opts << "\n";
     return 0;
   }
-  if (!p.vm.count("file")) throw po::error("missing scenario FILE (see linksim validate --help)");
-  const auto file = p.vm["file"].as<std::string>();
+  const std::string file = required_positional(p, "FILE", "validate");
   const PreparedScenario s = prepare_scenario(file, sets);
   std::cout << file << ": OK, scenario '" << s.name << "', " << s.points.size() << " points";
   if (!s.scenario.axes.empty()) {
@@ -164,7 +169,7 @@ int cmd_list(const std::vector<std::string>& args) {
       "usage: linksim list\n\nLists every block by role with its parameters, the scenario keys, "
       "and the NN inference backends.\n\noptions");
   opts.add_options()("help,h", "show this help");
-  const Parsed p = parse(args, opts, {}, {});
+  const Parsed p = parse(args, opts);
   if (p.help) {
     std::cout << opts << "\n";
     return 0;
@@ -209,16 +214,12 @@ int cmd_bench(const std::vector<std::string>& args) {
                                  "linksim frame size")(
       "ebn0-db", po::value<double>(&b.ebn0_db)->default_value(b.ebn0_db), "Eb/N0 in dB")(
       "threads", po::value<unsigned>(&b.threads)->default_value(b.threads), "linksim threads");
-  po::options_description hidden;
-  hidden.add_options()("what", po::value<std::string>());
-  po::positional_options_description pos;
-  pos.add("what", 1);
-  const Parsed p = parse(args, opts, hidden, pos);
+  const Parsed p = parse(args, opts, "BENCHMARK");
   if (p.help) {
     std::cout << opts << "\n";
     return 0;
   }
-  if (!p.vm.count("what") || p.vm["what"].as<std::string>() != "montecarlo") {
+  if (required_positional(p, "BENCHMARK", "bench") != "montecarlo") {
     throw po::error("unknown benchmark; valid: montecarlo");
   }
   if (b.seconds <= 0 || b.frame_bits == 0 || b.threads == 0) {
