@@ -108,6 +108,7 @@ std::vector<std::string> names_of(Role role) {
 
 std::vector<ParamSpec> make_schema() {
   constexpr double kInf = std::numeric_limits<double>::infinity();
+  constexpr double kMaxInt = 9007199254740992.0;  // 2^53: integers are exact up to here
   std::vector<ParamSpec> s;
   ParamSpec name;
   name.key = "name";
@@ -133,20 +134,20 @@ std::vector<ParamSpec> make_schema() {
              "SNR points in dB: a value, a list 'a, b, c' or a range 'first:step:last'");
   snr.required = true;
   s.push_back(snr);
-  s.push_back(number("stop.min_bit_errors", ParamKind::Int, "200", 0, kInf,
+  s.push_back(number("stop.min_bit_errors", ParamKind::Int, "200", 0, kMaxInt,
                      "a point may stop once it has this many bit errors (0: no target)"));
-  s.push_back(number("stop.min_frame_errors", ParamKind::Int, "0", 0, kInf,
+  s.push_back(number("stop.min_frame_errors", ParamKind::Int, "0", 0, kMaxInt,
                      "...and this many frame errors (0: no target)"));
-  s.push_back(number("stop.max_bits", ParamKind::Int, "1e8", 0, kInf,
+  s.push_back(number("stop.max_bits", ParamKind::Int, "1e8", 0, kMaxInt,
                      "a point stops after this many bits (0: no limit)"));
-  s.push_back(number("stop.max_frames", ParamKind::Int, "0", 0, kInf,
+  s.push_back(number("stop.max_frames", ParamKind::Int, "0", 0, kMaxInt,
                      "a point stops after this many frames (0: no limit)"));
   s.push_back(number(
       "stop.max_seconds", ParamKind::Real, "0", 0, kInf,
       "a point stops after this wall time in s (0: no limit; such stops are not reproducible)"));
   s.push_back(number("stop.ber_floor", ParamKind::Real, "0", 0, 1,
                      "skip the higher SNRs of a curve once a point's BER is below this (0: off)"));
-  s.push_back(number("run.seed", ParamKind::Int, "1", 0, 9007199254740992.0,
+  s.push_back(number("run.seed", ParamKind::Int, "1", 0, kMaxInt,
                      "master seed (frame i of point p uses stream derive_seed(seed, p, i))"));
   s.push_back(number("run.threads", ParamKind::Int, "0", 0, 1024, "worker threads (0: all cores)"));
   for (auto& spec : s) {

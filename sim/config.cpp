@@ -108,6 +108,9 @@ std::vector<std::string> check_value(const ParamSpec& spec, const std::string& v
         if (spec.kind == ParamKind::Int && v != std::floor(v)) {
           throw std::invalid_argument(format_number(v) + " is not an integer");
         }
+        if (spec.kind == ParamKind::Int && std::fabs(v) > 9007199254740992.0) {
+          throw std::invalid_argument(format_number(v) + " is too large (integers go up to 2^53)");
+        }
         if (v < spec.min || v > spec.max) {
           std::ostringstream msg;
           msg << format_number(v) << " is out of range [" << format_number(spec.min) << ", "
