@@ -14,7 +14,9 @@ struct MonteCarloBenchOptions {
   unsigned threads = 1;  ///< linksim threads (throughput is reported per core)
 };
 
-/// Runs both contenders in this process, one after the other, and returns one JSON object:
+/// Runs our engine and three IT++-only loops (randn-based, IT++'s AWGN_Channel block on real and
+/// on complex baseband; the fastest of them in this run is the baseline of "ratio") in this
+/// process, one after the other, and returns one JSON object:
 /// {"linksim_mbps_per_core", "itpp_mbps_per_core", "ratio", ...}.
 std::string bench_montecarlo(const MonteCarloBenchOptions& options);
 

@@ -1,5 +1,6 @@
 // linksim: command-line entry point. Exit codes: 0 success, 1 run failure (numerical trouble,
 // I/O), 2 bad input (scenario file, key, value, option).
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
@@ -71,8 +72,8 @@ int cmd_run(const std::vector<std::string>& args) {
   std::vector<std::string> sets;
   opts.add_options()("help,h", "show this help")(
       "out,o", po::value<std::string>(), "output folder (default results/<scenario name>/)")(
-      "threads,t", po::value<unsigned>(), "worker threads (default: run.threads, 0 = all cores)")(
-      "seed,s", po::value<std::uint64_t>(), "master seed (default: run.seed)")(
+      "threads,t", po::value<long long>(), "worker threads (default: run.threads, 0 = all cores)")(
+      "seed,s", po::value<long long>(), "master seed (default: run.seed)")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "override a key: --set link.mapper=qpsk (repeatable)")(
       "resume", "continue an interrupted run in the output folder, keeping its finished points")(
@@ -86,8 +87,16 @@ int cmd_run(const std::vector<std::string>& args) {
   RunOptions o;
   o.scenario_file = required_positional(p, "FILE", "run");
   if (p.vm.count("out")) o.out = p.vm["out"].as<std::string>();
-  if (p.vm.count("threads")) o.threads = p.vm["threads"].as<unsigned>();
-  if (p.vm.count("seed")) o.seed = p.vm["seed"].as<std::uint64_t>();
+  if (p.vm.count("threads")) {
+    const long long t = p.vm["threads"].as<long long>();
+    if (t < 0 || t > 1024) throw po::error("--threads must be between 0 (all cores) and 1024");
+    o.threads = static_cast<unsigned>(t);
+  }
+  if (p.vm.count("seed")) {
+    const long long seed = p.vm["seed"].as<long long>();
+    if (seed < 0 || seed > (1LL << 53)) throw po::error("--seed must be between 0 and 2^53");
+    o.seed = static_cast<std::uint64_t>(seed);
+  }
   o.overrides = sets;
   o.resume = p.vm.count("resume") != 0;
   o.force = p.vm.count("force") != 0;
@@ -99,6 +108,14 @@ int cmd_run(const std::vector<std::string>& args) {
             << " threads)\n\n"
             << results_table(run) << "\nresults: " << (dir / "results.json").string() << ", "
             << (dir / "summary.md").string() << "\n";
+  const auto failed = std::count_if(run.points.begin(), run.points.end(), [](const auto& pt) {
+    return pt.result.reason == StopReason::NumericalError;
+  });
+  if (failed > 0) {
+    std::cerr << "numerical error: " << failed
+              << " point(s) stopped on NaN/Inf (see stop_reason and error in results.json)\n";
+    return kFailure;
+  }
   return 0;
 }
 
@@ -151,8 +168,8 @@ void print_param(const ParamSpec& s) {
                  : format_number(v);
     };
     std::cout << ", " << bound(s.min) << " .. " << bound(s.max);
-    if (s.sweepable) std::cout << ", sweepable";
   }
+  if (s.sweepable && (s.kind != ParamKind::Text)) std::cout << ", sweepable";
   if (s.kind == ParamKind::Choice) {
     std::cout << ":";
     for (const auto& c : s.choices) std::cout << ' ' << c;

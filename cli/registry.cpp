@@ -9,6 +9,10 @@
 namespace linksim {
 namespace {
 
+/// Upper bound on the samples one frame may allocate (pilots included), so that a scenario
+/// cannot ask for more memory than a laptop has.
+constexpr std::uint64_t kMaxSamplesPerFrame = 100'000'000;
+
 ParamSpec choice(std::string key, std::vector<std::string> choices, std::string def,
                  std::string doc) {
   ParamSpec s;
@@ -32,69 +36,94 @@ ParamSpec number(std::string key, ParamKind kind, std::string def, double min, d
   return s;
 }
 
-const std::vector<std::pair<std::string_view, Modulation>> kModulations = {
-    {"bpsk", Modulation::Bpsk}, {"qpsk", Modulation::Qpsk}, {"qam16", Modulation::Qam16}};
-const std::vector<std::pair<std::string_view, EqualizerKind>> kEqualizers = {
-    {"none", EqualizerKind::None}, {"coherent", EqualizerKind::Coherent}};
-const std::vector<std::pair<std::string_view, DemapperKind>> kDemappers = {
-    {"hard", DemapperKind::Hard},
-    {"exact", DemapperKind::Exact},
-    {"maxlog", DemapperKind::MaxLog},
-    {"itpp_hard", DemapperKind::ItppHard},
-    {"itpp_logmap", DemapperKind::ItppLogMap},
-    {"itpp_maxlog", DemapperKind::ItppMaxLog}};
-const std::vector<std::pair<std::string_view, CsiMode>> kCsiModes = {{"perfect", CsiMode::Perfect},
-                                                                     {"ls", CsiMode::LsPilot}};
+enum class SourceKind { RandomBits };
+enum class ChannelKind { Awgn, RayleighBlock };
+
+/// One scenario name of a block and the enum the code uses for it: the single place where a
+/// block's name, meaning and documentation are tied together.
+template <class E>
+struct Named {
+  std::string_view name;
+  E value;
+  std::string_view doc;
+  bool itpp_backed = false;
+};
+
+const std::vector<Named<SourceKind>> kSources = {
+    {"random_bits", SourceKind::RandomBits, "i.i.d. fair bits from the frame's random stream"}};
+const std::vector<Named<Modulation>> kMappers = {
+    {"bpsk", Modulation::Bpsk, "BPSK, bit 0 -> +1, bit 1 -> -1 (real signal), Es = 1"},
+    {"qpsk", Modulation::Qpsk, "Gray QPSK, (+-1 +- j)/sqrt(2), bit 0 -> I sign, bit 1 -> Q sign"},
+    {"qam16", Modulation::Qam16, "Gray 16-QAM, levels {-3,-1,1,3}/sqrt(10) per dimension, Es = 1"}};
+const std::vector<Named<ChannelKind>> kChannels = {
+    {"awgn", ChannelKind::Awgn, "y = x + w, w ~ CN(0, n0) (N(0, n0/2) per real dimension)"},
+    {"rayleigh_block", ChannelKind::RayleighBlock,
+     "y = h x + w, h ~ CN(0,1) constant over a block of symbols, w ~ CN(0, n0)"}};
+const std::vector<Named<EqualizerKind>> kEqualizers = {
+    {"none", EqualizerKind::None, "pass-through (ignores the channel state)"},
+    {"coherent", EqualizerKind::Coherent,
+     "one tap: y conj(h)/|h|^2 with the receiver's gain; effective noise n0/|h|^2"}};
+const std::vector<Named<DemapperKind>> kDemappers = {
+    {"hard", DemapperKind::Hard, "nearest-point decisions by slicing (no LLRs)"},
+    {"exact", DemapperKind::Exact, "exact LLRs ln P(b=0|y)/P(b=1|y), log-sum-exp"},
+    {"maxlog", DemapperKind::MaxLog, "max-log LLRs"},
+    {"itpp_hard", DemapperKind::ItppHard, "IT++ Modulator_2D::demodulate_bits (reference)", true},
+    {"itpp_logmap", DemapperKind::ItppLogMap, "IT++ demodulate_soft_bits, LOGMAP (reference)",
+     true},
+    {"itpp_maxlog", DemapperKind::ItppMaxLog,
+     "IT++ demodulate_soft_bits, APPROX/max-log (reference)", true}};
+const std::vector<Named<CsiMode>> kCsiModes = {
+    {"perfect", CsiMode::Perfect, "the receiver knows every gain"},
+    {"ls", CsiMode::LsPilot, "least-squares estimate from pilots"}};
+const std::vector<Named<SnrKind>> kSnrKinds = {{"ebn0", SnrKind::EbN0, "Eb/N0"},
+                                               {"esn0", SnrKind::EsN0, "Es/N0"}};
+
+template <class E>
+std::vector<std::string> names_in(const std::vector<Named<E>>& table) {
+  std::vector<std::string> out;
+  for (const auto& n : table) out.emplace_back(n.name);
+  return out;
+}
+
+/// The enum a Choice key of the point names (validated against the same table before).
+template <class E>
+E lookup(const PointConfig& point, const std::string& key, const std::vector<Named<E>>& table) {
+  const std::string& v = point.text(key);
+  for (const auto& n : table) {
+    if (n.name == v) return n.value;
+  }
+  throw ConfigError("key '" + key + "': '" + v + "' is not one of " + names_in(table).front() +
+                    "...");
+}
+
+/// Parameters of the blocks that have some (keys "<block>.<param>").
+std::vector<ParamSpec> block_params(std::string_view block) {
+  if (block == "rayleigh_block") {
+    return {number("rayleigh_block.coherence_symbols", ParamKind::Int, "100", 1, 1e8,
+                   "symbols per fading block (a frame always starts a new block)"),
+            choice("rayleigh_block.csi", names_in(kCsiModes), "perfect",
+                   "receiver CSI: perfect gains, or LS estimates from pilots"),
+            number("rayleigh_block.pilots", ParamKind::Int, "1", 1, 1e6,
+                   "unit-energy pilots per block for csi = ls (not counted in Eb/N0)")};
+  }
+  return {};
+}
+
+template <class E>
+void add_entries(std::vector<BlockEntry>& catalog, Role role, const std::vector<Named<E>>& table) {
+  for (const auto& n : table) {
+    catalog.push_back(
+        {role, std::string(n.name), std::string(n.doc), n.itpp_backed, block_params(n.name)});
+  }
+}
 
 std::vector<BlockEntry> make_catalog() {
   std::vector<BlockEntry> c;
-  c.push_back(
-      {Role::Source, "random_bits", "i.i.d. fair bits from the frame's random stream", false, {}});
-  c.push_back(
-      {Role::Mapper, "bpsk", "BPSK, bit 0 -> +1, bit 1 -> -1 (real signal), Es = 1", false, {}});
-  c.push_back({Role::Mapper,
-               "qpsk",
-               "Gray QPSK, (+-1 +- j)/sqrt(2), bit 0 -> I sign, bit 1 -> Q sign",
-               false,
-               {}});
-  c.push_back({Role::Mapper,
-               "qam16",
-               "Gray 16-QAM, levels {-3,-1,1,3}/sqrt(10) per dimension, Es = 1",
-               false,
-               {}});
-  c.push_back({Role::Channel,
-               "awgn",
-               "y = x + w, w ~ CN(0, n0) (N(0, n0/2) per real dimension)",
-               false,
-               {}});
-  c.push_back({Role::Channel,
-               "rayleigh_block",
-               "y = h x + w, h ~ CN(0,1) constant over a block of symbols, w ~ CN(0, n0)",
-               false,
-               {number("rayleigh_block.coherence_symbols", ParamKind::Int, "100", 1, 1e8,
-                       "symbols per fading block (a frame always starts a new block)"),
-                choice("rayleigh_block.csi", {"perfect", "ls"}, "perfect",
-                       "receiver CSI: perfect gains, or LS estimates from pilots"),
-                number("rayleigh_block.pilots", ParamKind::Int, "1", 1, 1e6,
-                       "unit-energy pilots per block for csi = ls (not counted in Eb/N0)")}});
-  c.push_back({Role::Equalizer, "none", "pass-through (ignores the channel state)", false, {}});
-  c.push_back({Role::Equalizer,
-               "coherent",
-               "one tap: y conj(h)/|h|^2 with the receiver's gain; effective noise n0/|h|^2",
-               false,
-               {}});
-  c.push_back({Role::Demapper, "hard", "nearest-point decisions by slicing (no LLRs)", false, {}});
-  c.push_back({Role::Demapper, "exact", "exact LLRs ln P(b=0|y)/P(b=1|y), log-sum-exp", false, {}});
-  c.push_back({Role::Demapper, "maxlog", "max-log LLRs", false, {}});
-  c.push_back(
-      {Role::Demapper, "itpp_hard", "IT++ Modulator_2D::demodulate_bits (reference)", true, {}});
-  c.push_back(
-      {Role::Demapper, "itpp_logmap", "IT++ demodulate_soft_bits, LOGMAP (reference)", true, {}});
-  c.push_back({Role::Demapper,
-               "itpp_maxlog",
-               "IT++ demodulate_soft_bits, APPROX/max-log (reference)",
-               true,
-               {}});
+  add_entries(c, Role::Source, kSources);
+  add_entries(c, Role::Mapper, kMappers);
+  add_entries(c, Role::Channel, kChannels);
+  add_entries(c, Role::Equalizer, kEqualizers);
+  add_entries(c, Role::Demapper, kDemappers);
   return c;
 }
 
@@ -128,7 +157,7 @@ std::vector<ParamSpec> make_schema() {
   s.push_back(
       number("link.frame_bits", ParamKind::Int, "1024", 1, 1e8,
              "information bits per frame (a multiple of the bits per symbol); FER is per frame"));
-  s.push_back(choice("sweep.snr", {"ebn0", "esn0"}, "ebn0", "which SNR `sweep.snr_db` sets"));
+  s.push_back(choice("sweep.snr", names_in(kSnrKinds), "ebn0", "which SNR `sweep.snr_db` sets"));
   ParamSpec snr =
       number("sweep.snr_db", ParamKind::Real, "", -100, 300,
              "SNR points in dB: a value, a list 'a, b, c' or a range 'first:step:last'");
@@ -162,7 +191,7 @@ std::vector<ParamSpec> make_schema() {
 }
 
 Modulation point_modulation(const PointConfig& point) {
-  return point.choice("link.mapper", kModulations);
+  return lookup(point, "link.mapper", kMappers);
 }
 
 }  // namespace
@@ -201,42 +230,69 @@ unsigned point_bits_per_symbol(const PointConfig& point) {
   return Constellation(point_modulation(point)).bits_per_symbol();
 }
 
+SnrKind point_snr_kind(const PointConfig& point) {
+  return lookup(point, "sweep.snr", kSnrKinds);
+}
+
 std::unique_ptr<Link> build_link(const PointConfig& point) {
-  LinkBlocks b;
-  b.source = make_random_bit_source();
-  b.mapper = make_mapper(point_modulation(point));
-  if (point.text("link.channel") == "awgn") {
-    b.channel = make_awgn_channel();
-  } else {
-    RayleighBlockParams p;
-    p.coherence_symbols = point.count("rayleigh_block.coherence_symbols");
-    p.csi = point.choice("rayleigh_block.csi", kCsiModes);
-    p.pilots = point.count("rayleigh_block.pilots");
-    b.channel = make_rayleigh_block_channel(p);
-  }
-  b.equalizer = make_equalizer(point.choice("link.equalizer", kEqualizers));
-  b.demapper = make_demapper(point.choice("link.demapper", kDemappers), b.mapper->constellation());
   const std::uint64_t frame_bits = point.count("link.frame_bits");
+  LinkBlocks b;
+  switch (lookup(point, "link.source", kSources)) {
+    case SourceKind::RandomBits:
+      b.source = make_random_bit_source();
+      break;
+  }
+  b.mapper = make_mapper(point_modulation(point));
   const unsigned k = b.mapper->constellation().bits_per_symbol();
   if (frame_bits % k != 0) {
     throw ConfigError("key 'link.frame_bits': " + std::to_string(frame_bits) +
                       " is not a multiple of the " + std::to_string(k) + " bits per symbol of '" +
                       point.text("link.mapper") + "'");
   }
+  switch (lookup(point, "link.channel", kChannels)) {
+    case ChannelKind::Awgn:
+      b.channel = make_awgn_channel();
+      break;
+    case ChannelKind::RayleighBlock: {
+      RayleighBlockParams p;
+      p.coherence_symbols = point.count("rayleigh_block.coherence_symbols");
+      p.csi = lookup(point, "rayleigh_block.csi", kCsiModes);
+      p.pilots = point.count("rayleigh_block.pilots");
+      const std::uint64_t blocks = (frame_bits / k + p.coherence_symbols - 1) / p.coherence_symbols;
+      if (p.csi == CsiMode::LsPilot && blocks * p.pilots > kMaxSamplesPerFrame) {
+        throw ConfigError("rayleigh_block: " + std::to_string(blocks) + " blocks x " +
+                          std::to_string(p.pilots) + " pilots per frame is more than " +
+                          std::to_string(kMaxSamplesPerFrame) + " samples");
+      }
+      b.channel = make_rayleigh_block_channel(p);
+      break;
+    }
+  }
+  b.equalizer = make_equalizer(lookup(point, "link.equalizer", kEqualizers));
+  b.demapper = make_demapper(lookup(point, "link.demapper", kDemappers), b.mapper->constellation());
   return std::make_unique<Link>(std::move(b), frame_bits);
 }
 
 std::optional<double> point_ber_theory(const PointConfig& point, double ebn0_db) {
   const double ebn0 = std::pow(10.0, ebn0_db / 10.0);
   const Modulation m = point_modulation(point);
-  const std::string& demapper = point.text("link.demapper");
-  const bool symbol_ml = demapper == "hard" || demapper == "maxlog" || demapper == "itpp_hard" ||
-                         demapper == "itpp_maxlog" || m != Modulation::Qam16;
-  if (!symbol_ml) return std::nullopt;
-  if (point.text("link.channel") == "awgn") return ber_awgn(m, ebn0);
-  const bool coherent_perfect =
-      point.text("link.equalizer") == "coherent" && point.text("rayleigh_block.csi") == "perfect";
-  if (coherent_perfect && m != Modulation::Qam16) return ber_rayleigh_bpsk(ebn0);
+  const DemapperKind d = lookup(point, "link.demapper", kDemappers);
+  // The closed forms assume nearest-point symbol decisions; for 16-QAM the exact-LLR sign is a
+  // per-bit MAP decision, which differs slightly.
+  const bool nearest_point = d == DemapperKind::Hard || d == DemapperKind::MaxLog ||
+                             d == DemapperKind::ItppHard || d == DemapperKind::ItppMaxLog;
+  if (!nearest_point && m == Modulation::Qam16) return std::nullopt;
+  switch (lookup(point, "link.channel", kChannels)) {
+    case ChannelKind::Awgn:
+      return ber_awgn(m, ebn0);
+    case ChannelKind::RayleighBlock:
+      if (lookup(point, "link.equalizer", kEqualizers) == EqualizerKind::Coherent &&
+          lookup(point, "rayleigh_block.csi", kCsiModes) == CsiMode::Perfect &&
+          m != Modulation::Qam16) {
+        return ber_rayleigh_bpsk(ebn0);
+      }
+      return std::nullopt;
+  }
   return std::nullopt;
 }
 

@@ -9,6 +9,7 @@
 
 #include "sim/config.hpp"
 #include "sim/link.hpp"
+#include "sim/snr.hpp"
 
 namespace linksim {
 
@@ -35,6 +36,9 @@ const std::vector<ParamSpec>& scenario_schema();
 
 /// Builds the link of one point. Throws ConfigError when the combination is invalid.
 std::unique_ptr<Link> build_link(const PointConfig& point);
+
+/// Which SNR the point's `sweep.snr_db` is (sweep.snr).
+SnrKind point_snr_kind(const PointConfig& point);
 
 /// Bits per symbol of the point's mapper.
 unsigned point_bits_per_symbol(const PointConfig& point);

@@ -1,8 +1,11 @@
 #include "cli/runner.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -65,6 +68,55 @@ bool same_config(const RunRecord& old, const RunRecord& now, std::string& differ
   return true;
 }
 
+constexpr std::size_t kMaxPoints = 100000;
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name.size() > 200) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
+  });
+}
+
+/// Consistency of a results.json with the sweep about to run (for resuming it).
+bool points_fit(const RunRecord& old, const RunRecord& now) {
+  return std::all_of(old.points.begin(), old.points.end(), [&](const PointRecord& p) {
+    return p.index < now.planned_points &&
+           std::all_of(now.axes.begin(), now.axes.end(),
+                       [&](const auto& a) { return p.swept.count(a) != 0; });
+  });
+}
+
+/// An exclusive lock on the output folder for the length of a run (flock on DIR/.lock).
+class FolderLock {
+ public:
+  explicit FolderLock(const std::filesystem::path& dir) {
+    const auto path = dir / ".lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw ConfigError("cannot write to " + dir.string());
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw ConfigError("another linksim run is writing to " + dir.string() +
+                        "; wait for it or use another --out");
+    }
+  }
+  ~FolderLock() { ::close(fd_); }
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+/// Makes `dir` (the output folder) or reports why it cannot be used.
+void prepare_output_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+    throw ConfigError("output folder " + dir.string() + " exists and is not a folder");
+  }
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw ConfigError("cannot create output folder " + dir.string() + ": " + ec.message());
+}
+
 }  // namespace
 
 PreparedScenario prepare_scenario(const std::filesystem::path& file,
@@ -75,6 +127,16 @@ PreparedScenario prepare_scenario(const std::filesystem::path& file,
   p.scenario = validate(raw, scenario_schema());
   p.name = p.scenario.values.at("name").front();
   if (p.name.empty()) p.name = file.stem().string();
+  if (!valid_name(p.name)) {
+    throw ConfigError(file.string() + ": key 'name': '" + p.name +
+                      "' must be letters, digits, '_', '-' or '.' (it names the results folder)");
+  }
+  std::size_t n_points = 1;
+  for (const auto& axis : p.scenario.axes) n_points *= p.scenario.values.at(axis).size();
+  if (n_points > kMaxPoints) {
+    throw ConfigError(file.string() + ": the sweep has " + std::to_string(n_points) +
+                      " points; at most " + std::to_string(kMaxPoints) + " are allowed");
+  }
   p.points = expand(p.scenario, "sweep.snr_db");
   for (const auto& point : p.points) {
     try {
@@ -84,8 +146,7 @@ PreparedScenario prepare_scenario(const std::filesystem::path& file,
     } catch (const std::invalid_argument& e) {
       throw ConfigError(file.string() + ": " + e.what());
     }
-    if (stop_rule(point).max_bits == 0 && stop_rule(point).max_frames == 0 &&
-        stop_rule(point).max_seconds <= 0) {
+    if (!stop_rule(point).has_limit()) {
       throw ConfigError(file.string() +
                         ": [stop] needs at least one limit: max_bits, max_frames or max_seconds");
     }
@@ -122,33 +183,31 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
   run.status = "running";
 
   const std::filesystem::path dir = output_dir(options, prepared.name);
+  prepare_output_dir(dir);
+  const FolderLock lock(dir);
   const std::filesystem::path json = dir / "results.json";
-  if (std::filesystem::exists(json)) {
+  if (std::filesystem::exists(json) && !options.force) {
     RunRecord old;
     try {
       old = read_results(json);
     } catch (const std::exception& e) {
-      if (!options.force) {
-        throw ConfigError(std::string(e.what()) + "; use another --out or --force to overwrite");
-      }
+      throw ConfigError(std::string(e.what()) + "; use another --out or --force to overwrite");
     }
-    if (options.resume) {
-      std::string key;
-      if (old.seed != run.seed || !same_config(old, run, key)) {
-        throw ConfigError(json.string() + " was produced by a different configuration (" +
-                          (old.seed != run.seed ? std::string("run.seed") : key) +
-                          " differs); use another --out, or drop --resume");
-      }
+    std::string key;
+    const bool same = old.seed == run.seed && same_config(old, run, key) && points_fit(old, run);
+    if (old.seed != run.seed) key = "run.seed";
+    if (same && (options.resume || old.status != "complete")) {
       run.points = old.points;
-      log << "resuming: " << run.points.size() << " finished points kept from " << json << "\n";
-    } else if (old.status != "complete" && !old.points.empty() && !options.force) {
-      throw ConfigError(dir.string() + " holds an unfinished run (" +
-                        std::to_string(old.points.size()) + " of " +
-                        std::to_string(old.planned_points) +
-                        " points); pass --resume to continue it or --force to overwrite it");
+      log << "resuming: " << run.points.size() << " finished points kept from " << json.string()
+          << "\n";
+    } else if (options.resume || old.status != "complete") {
+      throw ConfigError(json.string() + " holds " +
+                        (old.status == "complete" ? std::string("a run") : "an unfinished run") +
+                        " of a different configuration (" + (key.empty() ? "its points" : key) +
+                        " differs); use another --out, or --force to overwrite it");
     }
   } else if (options.resume) {
-    log << "nothing to resume in " << dir << ": starting a new run\n";
+    log << "nothing to resume in " << dir.string() << ": starting a new run\n";
   }
 
   const bool live = options.progress && ::isatty(STDERR_FILENO) != 0;
@@ -174,16 +233,13 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
     const double snr_db = pc.real("sweep.snr_db");
     const bool below_floor =
         ber_floor > 0 && std::any_of(done.begin(), done.end(), [&](const PointRecord& d) {
-          const Counts& c = d.result.counts;
-          const double ber =
-              c.bits ? static_cast<double>(c.bit_errors) / static_cast<double>(c.bits) : 1.0;
-          return same_curve(d) && std::stod(d.swept.at("sweep.snr_db")) < snr_db && ber < ber_floor;
+          return same_curve(d) && d.result.counts.bits > 0 &&
+                 std::stod(d.swept.at("sweep.snr_db")) < snr_db && ber(d.result.counts) < ber_floor;
         });
     if (below_floor) continue;
 
     const unsigned k = point_bits_per_symbol(pc);
-    rec.snr =
-        make_snr_point(pc.text("sweep.snr") == "ebn0" ? SnrKind::EbN0 : SnrKind::EsN0, snr_db, k);
+    rec.snr = make_snr_point(point_snr_kind(pc), snr_db, k);
     rec.ber_theory = point_ber_theory(pc, rec.snr.ebn0_db);
 
     PointJob job;
@@ -199,19 +255,20 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
     if (live) {
       progress = [&, i](const Counts& c, double elapsed) {
         const double f = progress_fraction(job.stop, c, elapsed);
-        const double ber =
-            c.bits ? static_cast<double>(c.bit_errors) / static_cast<double>(c.bits) : 0.0;
         std::fprintf(
             stderr,
             "\r\033[K[%zu/%zu] Eb/N0 %.2f dB  errors %llu  BER %.3e  %.1f Mbit/s  ETA %.0f s",
             i + 1, prepared.points.size(), rec.snr.ebn0_db,
-            static_cast<unsigned long long>(c.bit_errors), ber,
+            static_cast<unsigned long long>(c.bit_errors), ber(c),
             elapsed > 0 ? static_cast<double>(c.bits) / elapsed / 1e6 : 0.0,
             f > 0 ? elapsed * (1 - f) / f : 0.0);
       };
     }
     rec.result = run_point(factory, job, progress);
     if (live) std::fprintf(stderr, "\r\033[K");
+    if (rec.result.reason == StopReason::NumericalError) {
+      log << "point " << i << " stopped: " << rec.result.error << "\n";
+    }
 
     done.push_back(rec);
     std::sort(done.begin(), done.end(),

@@ -1,8 +1,13 @@
 #include "results/results.hpp"
 
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -15,18 +20,14 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-double ratio(std::uint64_t num, std::uint64_t den) {
-  return den == 0 ? 0.0 : static_cast<double>(num) / static_cast<double>(den);
-}
-
 double throughput_mbps(const PointRecord& p) {
   return p.result.wall_s > 0 ? static_cast<double>(p.result.counts.bits) / p.result.wall_s / 1e6
                              : 0.0;
 }
 
 StopReason stop_reason_from(const std::string& s) {
-  for (StopReason r :
-       {StopReason::ErrorTarget, StopReason::MaxBits, StopReason::MaxFrames, StopReason::MaxTime}) {
+  for (StopReason r : {StopReason::ErrorTarget, StopReason::MaxBits, StopReason::MaxFrames,
+                       StopReason::MaxTime, StopReason::NumericalError}) {
     if (to_string(r) == s) return r;
   }
   throw std::runtime_error("unknown stop_reason '" + s + "'");
@@ -45,19 +46,24 @@ Json point_to_json(const PointRecord& p) {
   j["bits"] = c.bits;
   j["bit_errors"] = c.bit_errors;
   j["bit_errors_sumsq"] = c.bit_errors_sumsq;
-  j["ber"] = ratio(c.bit_errors, c.bits);
+  j["ber"] = ber(c);
   j["ber_ci95"] = {ber_lo, ber_hi};
   j["ber_theory"] = p.ber_theory ? Json(*p.ber_theory) : Json(nullptr);
   j["frames"] = c.frames;
   j["frame_errors"] = c.frame_errors;
-  j["fer"] = ratio(c.frame_errors, c.frames);
+  j["fer"] = fer(c);
   j["fer_ci95"] = {fer_lo, fer_hi};
   j["wall_s"] = p.result.wall_s;
   j["throughput_mbps"] = throughput_mbps(p);
   j["stop_reason"] = std::string(to_string(p.result.reason));
+  if (!p.result.error.empty()) j["error"] = p.result.error;
   Json lat = Json::object();
   for (const auto& l : p.result.latency) {
-    lat[l.block] = {{"mean", l.mean_us}, {"p50", l.p50_us}, {"p99", l.p99_us}, {"calls", l.calls}};
+    lat[l.stage] = {{"block", l.block},
+                    {"mean", l.mean_us},
+                    {"p50", l.p50_us},
+                    {"p99", l.p99_us},
+                    {"calls", l.calls}};
   }
   j["latency_us"] = lat;
   return j;
@@ -80,11 +86,12 @@ PointRecord point_from_json(const Json& j) {
   if (!j.at("ber_theory").is_null()) p.ber_theory = j.at("ber_theory").get<double>();
   p.result.wall_s = j.at("wall_s").get<double>();
   p.result.reason = stop_reason_from(j.at("stop_reason").get<std::string>());
-  for (const auto& [block, l] : j.at("latency_us").items()) {
-    p.result.latency.push_back({block, l.at("calls").get<std::uint64_t>(),
-                                l.at("mean").get<double>(), l.at("p50").get<double>(),
-                                l.at("p99").get<double>()});
+  for (const auto& [stage, l] : j.at("latency_us").items()) {
+    p.result.latency.push_back({stage, l.at("block").get<std::string>(),
+                                l.at("calls").get<std::uint64_t>(), l.at("mean").get<double>(),
+                                l.at("p50").get<double>(), l.at("p99").get<double>()});
   }
+  if (j.contains("error")) p.result.error = j.at("error").get<std::string>();
   return p;
 }
 
@@ -126,11 +133,10 @@ std::string csv(const RunRecord& run) {
     out << p.index << ",\"" << series_label(run, p) << '"';
     for (const auto& a : axes) out << ',' << (p.swept.count(a) ? p.swept.at(a) : "");
     out << ',' << p.snr.ebn0_db << ',' << p.snr.esn0_db << ',' << c.bits << ',' << c.bit_errors
-        << ',' << fmt("%.6e", ratio(c.bit_errors, c.bits)) << ',' << fmt("%.6e", lo) << ','
-        << fmt("%.6e", hi) << ',' << (p.ber_theory ? fmt("%.6e", *p.ber_theory) : "") << ','
-        << c.frames << ',' << c.frame_errors << ',' << fmt("%.6e", ratio(c.frame_errors, c.frames))
-        << ',' << fmt("%.4f", p.result.wall_s) << ',' << fmt("%.3f", throughput_mbps(p)) << ','
-        << to_string(p.result.reason) << '\n';
+        << ',' << fmt("%.6e", ber(c)) << ',' << fmt("%.6e", lo) << ',' << fmt("%.6e", hi) << ','
+        << (p.ber_theory ? fmt("%.6e", *p.ber_theory) : "") << ',' << c.frames << ','
+        << c.frame_errors << ',' << fmt("%.6e", fer(c)) << ',' << fmt("%.4f", p.result.wall_s)
+        << ',' << fmt("%.3f", throughput_mbps(p)) << ',' << to_string(p.result.reason) << '\n';
   }
   return out.str();
 }
@@ -148,15 +154,15 @@ std::string summary_markdown(const RunRecord& run) {
   out << results_table(run) << "\n";
   if (!run.points.empty()) {
     out << "## Latency per block call (µs: mean / p50 / p99)\n\n| point |";
-    for (const auto& l : run.points.front().result.latency) out << ' ' << l.block << " |";
+    for (const auto& l : run.points.front().result.latency) out << ' ' << l.stage << " |";
     out << "\n|---|";
     for (std::size_t i = 0; i < run.points.front().result.latency.size(); ++i) out << "---|";
     out << '\n';
     for (const auto& p : run.points) {
       out << "| " << p.index << " |";
       for (const auto& l : p.result.latency) {
-        out << ' ' << fmt("%.2f", l.mean_us) << " / " << fmt("%.2f", l.p50_us) << " / "
-            << fmt("%.2f", l.p99_us) << " |";
+        out << ' ' << l.block << ": " << fmt("%.2f", l.mean_us) << " / " << fmt("%.2f", l.p50_us)
+            << " / " << fmt("%.2f", l.p99_us) << " |";
       }
       out << '\n';
     }
@@ -182,11 +188,11 @@ std::string results_table(const RunRecord& run) {
     out << "|";
     for (const auto& a : axes) out << ' ' << (p.swept.count(a) ? p.swept.at(a) : "") << " |";
     out << ' ' << fmt("%.2f", p.snr.ebn0_db) << " | " << fmt("%.2f", p.snr.esn0_db) << " | "
-        << c.bits << " | " << c.bit_errors << " | " << fmt("%.3e", ratio(c.bit_errors, c.bits))
-        << " | [" << fmt("%.2e", lo) << ", " << fmt("%.2e", hi) << "] | "
-        << (p.ber_theory ? fmt("%.3e", *p.ber_theory) : "-") << " | "
-        << fmt("%.3e", ratio(c.frame_errors, c.frames)) << " | " << fmt("%.1f", throughput_mbps(p))
-        << " | " << to_string(p.result.reason) << " |\n";
+        << c.bits << " | " << c.bit_errors << " | " << fmt("%.3e", ber(c)) << " | ["
+        << fmt("%.2e", lo) << ", " << fmt("%.2e", hi) << "] | "
+        << (p.ber_theory ? fmt("%.3e", *p.ber_theory) : "-") << " | " << fmt("%.3e", fer(c))
+        << " | " << fmt("%.1f", throughput_mbps(p)) << " | " << to_string(p.result.reason)
+        << " |\n";
   }
   return out.str();
 }
@@ -194,14 +200,31 @@ std::string results_table(const RunRecord& run) {
 void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
   std::filesystem::path tmp = path;
   tmp += ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-    out << content;
-    out.flush();
-    if (!out) throw std::runtime_error("error writing " + tmp.string());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+  std::size_t done = 0;
+  bool ok = true;
+  while (ok && done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    ok = n > 0 || (n < 0 && errno == EINTR);
+    if (n > 0) done += static_cast<std::size_t>(n);
   }
-  std::filesystem::rename(tmp, path);
+  ok = ok && ::fsync(fd) == 0;
+  const int saved = errno;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = ok ? errno : saved;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
+  }
+  // Make the rename itself durable.
+  const int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(),
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
 }
 
 void write_results(const RunRecord& run, const std::filesystem::path& dir) {
@@ -273,37 +296,56 @@ std::string write_ber_plot(const RunRecord& run, const std::filesystem::path& di
     if (c.bit_errors == 0) continue;  // nothing to draw on a log axis
     const auto [lo, hi] = ber_interval95(c.bit_errors, c.bits, c.frames, c.bit_errors_sumsq);
     const double x = run.snr_kind == "esn0" ? p.snr.esn0_db : p.snr.ebn0_db;
-    data << x << ' ' << ratio(c.bit_errors, c.bits) << ' ' << lo << ' ' << hi << ' '
+    data << x << ' ' << ber(c) << ' ' << lo << ' ' << hi << ' '
          << (p.ber_theory ? fmt("%.6e", *p.ber_theory) : "NaN") << '\n';
     any_theory = any_theory || p.ber_theory.has_value();
   }
   write_file_atomically(dir / "ber.dat", data.str());
+  // gnuplot runs inside `dir` on relative file names; labels are quoted for gnuplot.
+  const auto quoted = [](const std::string& text) {
+    std::string q = "'";
+    for (char ch : text) q += ch == '\'' ? std::string("''") : std::string(1, ch);
+    return q + "'";
+  };
   std::ostringstream gp;
   gp << "set terminal svg size 800,560 dynamic enhanced font 'sans,12'\n"
-     << "set output '" << (dir / "ber.svg").string() << "'\n"
+     << "set output 'ber.svg'\n"
      << "set logscale y\nset format y '10^{%L}'\nset grid\nset key bottom left\n"
      << "set xlabel '" << (run.snr_kind == "esn0" ? "E_s/N_0 (dB)" : "E_b/N_0 (dB)") << "'\n"
-     << "set ylabel 'BER'\nset title \"" << run.scenario
-     << " (95% CI error bars)\" noenhanced\nplot ";
+     << "set ylabel 'BER'\nset title " << quoted(run.scenario + " (95% CI error bars)")
+     << " noenhanced\nplot ";
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const std::string name = labels[i].empty() ? "simulated" : labels[i];
-    gp << (i ? ", " : "") << "'" << (dir / "ber.dat").string() << "' index " << i
-       << " using 1:2:3:4 with yerrorlines lw 2 title '" << name << "' noenhanced";
+    gp << (i ? ", " : "") << "'ber.dat' index " << i
+       << " using 1:2:3:4 with yerrorlines lw 2 title " << quoted(name) << " noenhanced";
     if (any_theory) {
-      gp << ", '' index " << i << " using 1:5 with lines dt 2 lc " << i + 1 << " title '" << name
-         << " (theory)' noenhanced";
+      gp << ", '' index " << i << " using 1:5 with lines dt 2 lc " << i + 1 << " title "
+         << quoted(name + " (theory)") << " noenhanced";
     }
   }
   gp << "\n";
   write_file_atomically(dir / "ber.gp", gp.str());
-  const std::string cmd = "gnuplot '" + (dir / "ber.gp").string() + "' 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return "cannot start gnuplot";
-  std::string output;
-  char buf[256];
-  while (std::fgets(buf, sizeof buf, pipe) != nullptr) output += buf;
-  const int rc = ::pclose(pipe);
-  if (rc != 0) return "gnuplot failed (is it installed? scripts/setup.sh installs it): " + output;
+  // fork/exec with an argument list: nothing here passes through a shell.
+  const pid_t pid = ::fork();
+  if (pid < 0) return "cannot start gnuplot";
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+      ::dup2(null, STDOUT_FILENO);
+      ::dup2(null, STDERR_FILENO);
+    }
+    if (::chdir(dir.c_str()) == 0)
+      ::execlp("gnuplot", "gnuplot", "ber.gp", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return WIFEXITED(status) && WEXITSTATUS(status) == 127
+               ? "gnuplot not found (scripts/setup.sh installs it)"
+               : "gnuplot failed on " + (dir / "ber.gp").string();
+  }
   return "";
 }
 

@@ -35,5 +35,5 @@ for lib in libblas.so.3 liblapack.so.3; do
   fi
 done
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLINKSIM_TESTS=ON >/dev/null
 cmake --build build -j"$(nproc)"

@@ -65,6 +65,9 @@ struct Equalized {
 /// Undoes the channel gain the receiver believes in.
 class Equalizer : public Block {
  public:
+  /// y: received samples [n_symbols] (units of sqrt(Es)); state: the channel's gains (estimate
+  /// [n_symbols] or empty for unit gain); n0: noise variance per complex sample (Es = 1);
+  /// out.y: [n_symbols]; out.n0: [1] or [n_symbols], the noise variance after equalisation.
   virtual void equalize(const Signal& y, const ChannelState& state, double n0, Equalized& out) = 0;
 };
 

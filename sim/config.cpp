@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -20,9 +22,29 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
+/// Splits on commas, keeping empty items (so "1,2," is caught as an error).
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t comma = text.find(','); comma != std::string::npos;
+       comma = text.find(',', start)) {
+    out.push_back(trim(std::string_view(text).substr(start, comma - start)));
+    start = comma + 1;
+  }
+  out.push_back(trim(std::string_view(text).substr(start)));
+  for (const auto& item : out) {
+    if (item.empty()) throw std::invalid_argument("'" + text + "' has an empty list item");
+  }
+  return out;
+}
+
 double parse_number(std::string_view text) {
   const std::string t = trim(text);
   if (t.empty()) throw std::invalid_argument("empty number");
+  // Decimal notation only (no hex, no inf/nan).
+  if (t.find_first_not_of("0123456789+-.eE") != std::string::npos) {
+    throw std::invalid_argument("'" + t + "' is not a number");
+  }
   std::size_t used = 0;
   double v = 0.0;
   try {
@@ -80,6 +102,19 @@ std::string unknown_key_message(const std::string& key, const std::vector<ParamS
   return msg;
 }
 
+/// Plain integers beyond 2^53 would be rounded when held as doubles: reject them explicitly.
+void check_exact_integers(const std::string& value) {
+  for (const auto& item : split_list(value)) {
+    long long v = 0;
+    const char* end = item.data() + item.size();
+    const auto [ptr, ec] = std::from_chars(item.data() + (item[0] == '+' ? 1 : 0), end, v);
+    if (ptr != end) continue;  // not a plain integer (ranges, exponent form): checked elsewhere
+    if (ec == std::errc::result_out_of_range || std::llabs(v) > (1LL << 53)) {
+      throw std::invalid_argument(item + " is too large (integers go up to 2^53)");
+    }
+  }
+}
+
 /// Validates one value of a key; returns its canonical values.
 std::vector<std::string> check_value(const ParamSpec& spec, const std::string& value) {
   std::vector<std::string> out;
@@ -88,10 +123,7 @@ std::vector<std::string> check_value(const ParamSpec& spec, const std::string& v
       out.push_back(value);
       break;
     case ParamKind::Choice: {  // one name, or a comma list (a sweep over blocks)
-      std::stringstream ss(value);
-      std::string item;
-      while (std::getline(ss, item, ',')) {
-        item = trim(item);
+      for (const std::string& item : split_list(value)) {
         if (std::find(spec.choices.begin(), spec.choices.end(), item) == spec.choices.end()) {
           throw std::invalid_argument("'" + item +
                                       "' is not valid; choose one of: " + join(spec.choices, ", "));
@@ -104,6 +136,7 @@ std::vector<std::string> check_value(const ParamSpec& spec, const std::string& v
     case ParamKind::Int:
     case ParamKind::Real: {
       const std::vector<double> numbers = parse_number_list(value);
+      if (spec.kind == ParamKind::Int) check_exact_integers(value);
       for (double v : numbers) {
         if (spec.kind == ParamKind::Int && v != std::floor(v)) {
           throw std::invalid_argument(format_number(v) + " is not an integer");
@@ -136,9 +169,7 @@ std::vector<double> parse_number_list(std::string_view text) {
   if (t.empty()) throw std::invalid_argument("no value given");
   std::vector<double> out;
   if (t.find(',') != std::string::npos) {
-    std::stringstream ss(t);
-    std::string item;
-    while (std::getline(ss, item, ',')) out.push_back(parse_number(item));
+    for (const auto& item : split_list(t)) out.push_back(parse_number(item));
     return out;
   }
   // A ':' after the first character is a range separator ("-3:1:2").
@@ -199,12 +230,24 @@ RawConfig parse_config_text(const std::string& text, const std::string& source) 
                                opt.value.empty() ? std::string() : trim(opt.value.front()));
     }
   } catch (const po::error& e) {
-    throw ConfigError(source + ": syntax error: " + e.what());
+    std::string what = e.what();
+    if (what.size() > 300) what = what.substr(0, 300) + "...";
+    throw ConfigError(source + ": syntax error: " + what);
   }
   return raw;
 }
 
 RawConfig read_config_file(const std::filesystem::path& path) {
+  constexpr std::uintmax_t kMaxBytes = 1 << 20;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw ConfigError(
+        path.string() + ": " +
+        (std::filesystem::exists(path, ec) ? "not a regular file" : "no such scenario file"));
+  }
+  if (std::filesystem::file_size(path, ec) > kMaxBytes) {
+    throw ConfigError(path.string() + ": larger than 1 MiB; not a scenario file");
+  }
   std::ifstream in(path);
   if (!in) throw ConfigError(path.string() + ": cannot open scenario file");
   std::stringstream buffer;
@@ -220,6 +263,7 @@ void apply_override(RawConfig& config, std::string_view assignment) {
   const std::string key = trim(assignment.substr(0, eq));
   const std::string value = trim(assignment.substr(eq + 1));
   std::erase_if(config.entries, [&](const auto& e) { return e.first == key; });
+  config.overridden.insert(key);
   config.entries.emplace_back(key, value);
 }
 
@@ -259,6 +303,11 @@ Scenario validate(const RawConfig& raw, const std::vector<ParamSpec>& schema) {
   if (!problems.empty()) {
     std::string msg;
     for (const auto& p : problems) msg += (msg.empty() ? "" : "\n") + raw.source + ": " + p;
+    if (!raw.overridden.empty()) {
+      msg += "\n(keys set on the command line:";
+      for (const auto& k : raw.overridden) msg += " " + k;
+      msg += ")";
+    }
     throw ConfigError(msg);
   }
   return sc;

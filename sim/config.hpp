@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -43,6 +44,7 @@ class ConfigError : public std::runtime_error {
 struct RawConfig {
   std::string source;  ///< file name (for messages)
   std::vector<std::pair<std::string, std::string>> entries;
+  std::set<std::string> overridden;  ///< keys set by apply_override (named in error messages)
 };
 
 /// Parses a scenario file. Throws ConfigError for a missing file or bad syntax.
@@ -74,15 +76,6 @@ class PointConfig {
   double real(const std::string& key) const;
   std::int64_t integer(const std::string& key) const;
   std::uint64_t count(const std::string& key) const;  ///< non-negative integer
-  /// Maps a Choice key onto an enum through a table of (name, value).
-  template <class E>
-  E choice(const std::string& key, const std::vector<std::pair<std::string_view, E>>& table) const {
-    const std::string& v = text(key);
-    for (const auto& [name, e] : table) {
-      if (name == v) return e;
-    }
-    throw ConfigError("key '" + key + "': '" + v + "' has no meaning here");
-  }
   const std::map<std::string, std::string>& values() const { return values_; }
   void set(const std::string& key, const std::string& value) { values_[key] = value; }
 

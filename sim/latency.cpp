@@ -67,8 +67,8 @@ std::vector<LatencySummary> LatencyRecorder::summary() const {
   out.reserve(stages_.size());
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     const auto& h = stages_[i];
-    out.push_back({names_[i], h.count(), 1e6 * h.mean_seconds(), 1e6 * h.quantile_seconds(0.50),
-                   1e6 * h.quantile_seconds(0.99)});
+    out.push_back({names_[i], names_[i], h.count(), 1e6 * h.mean_seconds(),
+                   1e6 * h.quantile_seconds(0.50), 1e6 * h.quantile_seconds(0.99)});
   }
   return out;
 }

@@ -11,7 +11,8 @@ namespace linksim {
 
 /// Summary of one block's per-call wall time, in microseconds.
 struct LatencySummary {
-  std::string block;
+  std::string stage;  ///< the stage (role) in the link, e.g. "mapper"
+  std::string block;  ///< the block that filled it, e.g. "qpsk"
   std::uint64_t calls = 0;
   double mean_us = 0.0;
   double p50_us = 0.0;  ///< within 1% (histogram bucket width)

@@ -26,6 +26,10 @@ Link::Link(LinkBlocks blocks, std::size_t frame_bits)
 }
 
 std::vector<std::string> Link::stage_names() const {
+  return {"source", "mapper", "channel", "equalizer", "demapper"};
+}
+
+std::vector<std::string> Link::stage_blocks() const {
   return {blocks_.source->name(), blocks_.mapper->name(), blocks_.channel->name(),
           blocks_.equalizer->name(), blocks_.demapper->name()};
 }
@@ -50,6 +54,9 @@ FrameOutcome Link::run_frame(double n0, RandomStream& rng, LatencyRecorder& late
   {
     StageTimer t(latency, kEqualizer);
     blocks_.equalizer->equalize(rx_, state_, n0, eq_);
+  }
+  if (!signal_is_finite(eq_.y) || !eq_.n0.is_finite()) {
+    throw NumericalError("equalizer '" + blocks_.equalizer->name() + "' produced NaN/Inf samples");
   }
   {
     StageTimer t(latency, kDemapper);

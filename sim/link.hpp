@@ -31,8 +31,10 @@ class NumericalError : public std::runtime_error {
 class FrameSimulator {
  public:
   virtual ~FrameSimulator() = default;
-  /// Names of the timed stages, in order (used for per-block latency).
+  /// Names of the timed stages (their roles, e.g. "mapper"), in order.
   virtual std::vector<std::string> stage_names() const = 0;
+  /// The block filling each stage (e.g. "qpsk"), in the same order; by default the stage names.
+  virtual std::vector<std::string> stage_blocks() const { return stage_names(); }
   /// Simulates one frame at noise variance n0 (per complex sample, Es = 1).
   virtual FrameOutcome run_frame(double n0, RandomStream& rng, LatencyRecorder& latency) = 0;
 };
@@ -52,6 +54,7 @@ class Link final : public FrameSimulator {
   Link(LinkBlocks blocks, std::size_t frame_bits);
 
   std::vector<std::string> stage_names() const override;
+  std::vector<std::string> stage_blocks() const override;
   FrameOutcome run_frame(double n0, RandomStream& rng, LatencyRecorder& latency) override;
 
   std::size_t frame_bits() const { return frame_bits_; }

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <sched.h>
+
 namespace linksim {
 namespace {
 
@@ -59,9 +61,15 @@ class PointState {
 
   void finish(PointResult& result) {
     result.wall_s = seconds_since(start_);
-    if (error_) std::rethrow_exception(error_);
     result.counts = counts_;
     result.reason = reason_;
+    if (!error_) return;
+    try {
+      std::rethrow_exception(error_);
+    } catch (const NumericalError& e) {
+      result.reason = StopReason::NumericalError;
+      result.error = e.what();
+    }
   }
 
  private:
@@ -124,24 +132,38 @@ std::string_view to_string(StopReason r) {
       return "max_frames";
     case StopReason::MaxTime:
       return "max_seconds";
+    case StopReason::NumericalError:
+      return "numerical_error";
   }
   return "?";
 }
 
 unsigned hardware_threads() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
   return std::max(1U, std::thread::hardware_concurrency());
+}
+
+double ber(const Counts& c) {
+  return c.bits == 0 ? 0.0 : static_cast<double>(c.bit_errors) / static_cast<double>(c.bits);
+}
+
+double fer(const Counts& c) {
+  return c.frames == 0 ? 0.0 : static_cast<double>(c.frame_errors) / static_cast<double>(c.frames);
 }
 
 PointResult run_point(const SimulatorFactory& make_simulator, const PointJob& job,
                       const ProgressCallback& progress) {
-  const StopRule& r = job.stop;
-  if (r.max_bits == 0 && r.max_frames == 0 && r.max_seconds <= 0.0) {
+  if (!job.stop.has_limit()) {
     throw std::invalid_argument(
         "stop rule needs at least one of max_bits, max_frames, max_seconds");
   }
   if (job.threads == 0) throw std::invalid_argument("threads must be at least 1");
 
-  const std::vector<std::string> names = make_simulator()->stage_names();
+  const auto probe = make_simulator();
+  const std::vector<std::string> names = probe->stage_names();
+  const std::vector<std::string> blocks = probe->stage_blocks();
   std::vector<LatencyRecorder> latency(job.threads, LatencyRecorder(names));
   PointState state(job, progress);
   if (job.threads == 1) {
@@ -149,9 +171,15 @@ PointResult run_point(const SimulatorFactory& make_simulator, const PointJob& jo
   } else {
     std::vector<std::thread> pool;
     pool.reserve(job.threads);
-    for (unsigned t = 0; t < job.threads; ++t) {
-      pool.emplace_back(worker, std::cref(make_simulator), std::cref(job), std::ref(state),
-                        std::ref(latency[t]));
+    try {
+      for (unsigned t = 0; t < job.threads; ++t) {
+        pool.emplace_back(worker, std::cref(make_simulator), std::cref(job), std::ref(state),
+                          std::ref(latency[t]));
+      }
+    } catch (...) {  // could not start every thread: stop the ones running, then report
+      state.fail(std::current_exception());
+      for (auto& th : pool) th.join();
+      throw;
     }
     for (auto& th : pool) th.join();
   }
@@ -159,6 +187,9 @@ PointResult run_point(const SimulatorFactory& make_simulator, const PointJob& jo
   state.finish(result);
   for (unsigned t = 1; t < job.threads; ++t) latency[0].merge(latency[t]);
   result.latency = latency[0].summary();
+  for (std::size_t i = 0; i < result.latency.size() && i < blocks.size(); ++i) {
+    result.latency[i].block = blocks[i];
+  }
   return result;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,9 +24,13 @@ struct StopRule {
   std::uint64_t max_bits = 0;
   std::uint64_t max_frames = 0;
   double max_seconds = 0.0;  ///< wall time; a point stopped by it is not reproducible
+
+  /// True when at least one limit (max_bits, max_frames, max_seconds) is set.
+  bool has_limit() const { return max_bits > 0 || max_frames > 0 || max_seconds > 0.0; }
 };
 
-enum class StopReason { ErrorTarget, MaxBits, MaxFrames, MaxTime };
+/// Why a point ended. NumericalError: a block produced NaN/Inf; the counts up to then are kept.
+enum class StopReason { ErrorTarget, MaxBits, MaxFrames, MaxTime, NumericalError };
 std::string_view to_string(StopReason r);
 
 /// Running totals of a point (also what progress reports show).
@@ -38,10 +43,15 @@ struct Counts {
   double bit_errors_sumsq = 0.0;
 };
 
+/// Bit and frame error rates of the counts (0 when nothing was counted).
+double ber(const Counts& c);
+double fer(const Counts& c);
+
 struct PointResult {
   Counts counts;
   double wall_s = 0.0;
   StopReason reason = StopReason::MaxFrames;
+  std::string error;                    ///< the message when reason is NumericalError
   std::vector<LatencySummary> latency;  ///< one entry per stage
 };
 
@@ -57,11 +67,13 @@ using SimulatorFactory = std::function<std::unique_ptr<FrameSimulator>()>;
 /// Called from time to time (about every 0.2 s) with the committed counts and elapsed seconds.
 using ProgressCallback = std::function<void(const Counts&, double elapsed_s)>;
 
-/// Runs one point. Throws NumericalError (from a block) or std::invalid_argument (bad rule).
+/// Runs one point. A NumericalError from a block ends the point (reason NumericalError, message
+/// in `error`, counts so far kept); other exceptions propagate. Throws std::invalid_argument for
+/// a bad rule.
 PointResult run_point(const SimulatorFactory& make_simulator, const PointJob& job,
                       const ProgressCallback& progress = {});
 
-/// Number of hardware threads (at least 1).
+/// Number of CPUs this process may run on (affinity mask; at least 1).
 unsigned hardware_threads();
 
 }  // namespace linksim

@@ -85,16 +85,18 @@ grep -q '"status": "running"' "$json" || fail "killed run is not marked running"
 cp "$work/run/results.csv" "$work/killed.csv"
 echo "killed after $kept finished point(s)"
 
-# Without --resume the unfinished run is refused (exit 2) and left alone.
-"$BIN" run "$work/sweep.ini" --out "$work/run" -q --no-plot >"$work/refuse.log" 2>&1
+# A different configuration is refused (exit 2) and leaves the unfinished run alone.
+"$BIN" run "$work/sweep.ini" --out "$work/run" -q --no-plot --set link.frame_bits=2000 >"$work/refuse.log" 2>&1
 status=$?
-[[ $status -eq 2 ]] || fail "re-running over an unfinished run without --resume gave exit $status"
-grep -q -- "--resume" "$work/refuse.log" || fail "refusal does not mention --resume: $(cat "$work/refuse.log")"
+[[ $status -eq 2 ]] || fail "running a different configuration over an unfinished run gave exit $status"
+grep -q -- "link.frame_bits" "$work/refuse.log" || fail "refusal does not name the key: $(cat "$work/refuse.log")"
 cmp -s "$work/killed.csv" "$work/run/results.csv" || fail "the refused run changed results.csv"
 
-# 3. Resume, and compare with the reference.
-"$BIN" run "$work/sweep.ini" --out "$work/run" -q --no-plot --resume >"$work/resume.log" 2>&1 ||
+# 3. Re-run the same command (no --resume needed: an unfinished run of the same configuration is
+#    continued), and compare with the reference.
+"$BIN" run "$work/sweep.ini" --out "$work/run" -q --no-plot >"$work/resume.log" 2>&1 ||
   fail "resume failed: $(cat "$work/resume.log")"
+grep -q "resuming" "$work/resume.log" || fail "the re-run did not say it resumed: $(cat "$work/resume.log")"
 grep -q '"status": "complete"' "$json" || fail "resumed run is not complete"
 counts_csv "$work/ref/results.csv" >"$work/ref.counts"
 counts_csv "$work/run/results.csv" >"$work/run.counts"

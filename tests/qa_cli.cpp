@@ -263,7 +263,7 @@ BOOST_AUTO_TEST_CASE(bad_commands_and_options) {
        {{"run", "good.ini", "--threads", "abc"}, "--threads"},
        {{"run", "good.ini", "--out"}, "--out"},
        {{"run", "good.ini", "extra.ini"}, "positional"},
-       {{"run", "good.ini", "--seed", "-1", "-q", "--no-plot", "--out", "out"}, "run.seed"},
+       {{"run", "good.ini", "--seed", "-1", "-q", "--no-plot", "--out", "out"}, "--seed"},
        {{"bench", "nothing"}, "montecarlo"}},
       "cli_options");
   const qa::TempDir dir("cli_usage");
@@ -339,12 +339,17 @@ BOOST_AUTO_TEST_CASE(run_writes_the_documented_results) {
     BOOST_TEST((reason == "error_target" || reason == "max_bits"), reason);
     BOOST_TEST(p.at("wall_s").get<double>() >= 0.0);
     BOOST_TEST(p.at("throughput_mbps").get<double>() >= 0.0);
-    // One latency entry per block, in signal order.
-    std::vector<std::string> blocks;
-    for (const auto& [name, value] : p.at("latency_us").items()) blocks.push_back(name);
+    // One latency entry per stage, in signal order, naming the block that filled it.
+    std::vector<std::string> stages, blocks;
+    for (const auto& [name, value] : p.at("latency_us").items()) {
+      stages.push_back(name);
+      blocks.push_back(value.at("block").get<std::string>());
+    }
+    BOOST_TEST(stages ==
+               (std::vector<std::string>{"source", "mapper", "channel", "equalizer", "demapper"}));
     BOOST_TEST(blocks ==
                (std::vector<std::string>{"random_bits", "qpsk", "awgn", "coherent", "hard"}));
-    for (const char* block : {"random_bits", "qpsk", "awgn", "coherent", "hard"}) {
+    for (const char* block : {"source", "mapper", "channel", "equalizer", "demapper"}) {
       const auto& l = p.at("latency_us").at(block);
       BOOST_TEST(l.at("calls").get<std::uint64_t>() >= frames);
       for (const char* field : {"mean", "p50", "p99"})
