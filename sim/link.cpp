@@ -47,15 +47,17 @@ FrameOutcome Link::run_frame(double n0, RandomStream& rng, LatencyRecorder& late
     StageTimer t(latency, kChannel);
     blocks_.channel->apply(tx_, n0, rng, rx_, state_);
   }
-  if (!signal_is_finite(rx_)) {
-    throw NumericalError("channel '" + blocks_.channel->name() +
-                         "' produced NaN/Inf samples (n0 = " + std::to_string(n0) + ")");
-  }
   {
     StageTimer t(latency, kEqualizer);
     blocks_.equalizer->equalize(rx_, state_, n0, eq_);
   }
+  // NaN/Inf propagate through the equaliser, so one check covers the channel too; the channel's
+  // output is only inspected to name the culprit.
   if (!signal_is_finite(eq_.y) || !eq_.n0.is_finite()) {
+    if (!signal_is_finite(rx_)) {
+      throw NumericalError("channel '" + blocks_.channel->name() +
+                           "' produced NaN/Inf samples (n0 = " + std::to_string(n0) + ")");
+    }
     throw NumericalError("equalizer '" + blocks_.equalizer->name() + "' produced NaN/Inf samples");
   }
   {
