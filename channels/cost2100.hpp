@@ -1,0 +1,94 @@
+// A COST 2100-style geometry-based stochastic channel for downlink massive MIMO CSI (as used by
+// CsiNet): a BS with an Nt-element half-wavelength ULA at the centre of a square area, a
+// single-antenna UE dropped uniformly in it, OFDM with Nc subcarriers.
+//
+// Model (per drop), following COST 2100 (Liu et al., IEEE Wireless Commun. 2012; parameter sets
+// from the reference MATLAB implementation, get_para.m; ../shared/REFERENCE.md section 4):
+//  - visible far clusters: each seen through a visibility region (VR) whose centre lies
+//    uniformly in a disc of radius r_c around the UE; VR gain
+//      g = 1/2 - atan(2 sqrt(2) (d - r_c + l_c) / sqrt(lambda l_c)) / pi;
+//  - clusters are single or twin (BS-side and MS-side positions apart); each has log-normal delay
+//    and angular spreads, which set its ellipsoid; MPC positions are Gaussian inside it and MPC
+//    amplitudes CN(0, 1/N_mpc);
+//  - cluster power: VR gain x delay decay max(exp(-k_tau (tau - tau0)), exp(-k_tau (tau_b - tau0)))
+//    x log-normal shadowing; path loss 20 log10 d + 20 log10 f - 147.56 dB on the whole link;
+//  - a LOS component with Rician K factor where the parameter set has one.
+// Channel: H(f_k, n) = sum_l a_l exp(-j 2 pi f_k (tau_l - tau0)) exp(-j pi n cos(phi_l)),
+// f_k = k B / Nc, with delays relative to the first arrival tau0 (the UE is synchronised to it).
+#pragma once
+
+#include <armadillo>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "sim/random.hpp"
+
+namespace linksim {
+
+enum class Cost2100Scenario { IndoorHall5GHz, SemiUrban300MHzLos, SemiUrban300MHzNlos };
+
+/// One COST 2100 parameter set. Angles in degrees, delays in seconds, distances in metres.
+struct Cost2100Params {
+  std::string_view name;
+  double carrier_hz;
+  double cell_radius_m;
+  double vr_radius_m;        ///< r_c
+  double vr_transition_m;    ///< l_c
+  double mean_far_clusters;  ///< visible far clusters: Poisson(mean) (min 1), or fixed
+  bool poisson_clusters;
+  std::size_t mpcs_per_cluster;
+  double single_cluster_ratio;  ///< fraction of single (not twin) clusters
+  double delay_spread_s;        ///< cluster delay spread median
+  double delay_spread_sigma;  ///< its log-normal spread: std of the spread (indoor) or dB (outdoor)
+  bool delay_spread_in_db;
+  double aod_spread_deg, aod_spread_sigma;  ///< cluster angular spread at the BS
+  bool aod_spread_in_db;
+  double k_tau_per_s;  ///< cluster power decay (1/s)
+  double tau_b_s;      ///< cut-off delay of the decay
+  bool has_los;
+  double k_factor_db, k_factor_std_db;
+  double shadowing_db;  ///< log-normal shadowing std (dB)
+};
+
+/// The parameter table (one place): IndoorHall_5GHz (used at 5.3 GHz), SemiUrban_300MHz LOS/NLOS.
+const Cost2100Params& cost2100_params(Cost2100Scenario scenario);
+
+/// The massive MIMO geometry and OFDM grid.
+struct CsiGeometry {
+  std::size_t antennas = 32;       ///< Nt, half-wavelength ULA along the x axis
+  std::size_t subcarriers = 1024;  ///< Nc
+  double bandwidth_hz = 20e6;      ///< B; subcarrier spacing B / Nc
+  double area_side_m = 20.0;       ///< UE uniform in a square of this side centred on the BS
+  std::size_t delay_rows = 32;     ///< rows kept of the angular-delay matrix
+};
+
+/// CsiNet's defaults for a scenario: 20 m square indoors, 400 m outdoors.
+CsiGeometry csinet_geometry(Cost2100Scenario scenario);
+
+/// One channel drop.
+struct CsiDrop {
+  arma::cx_mat h_sf;  ///< spatial-frequency channel, [Nc, Nt]
+  arma::cx_mat h_ad;  ///< angular-delay channel truncated to the first delay rows, [rows, Nt]
+  double rms_delay_spread_s = 0.0;      ///< power-weighted, over all paths
+  double rms_angular_spread_deg = 0.0;  ///< power-weighted AoD spread at the BS
+  std::size_t paths = 0;
+};
+
+/// H_ad = F_d^H H_sf F_a^H: unitary inverse DFT over subcarriers (so that positive delays land in
+/// the first rows) and over antennas, truncated to `rows` delay rows. Shapes [Nc, Nt] -> [rows,
+/// Nt].
+arma::cx_mat angular_delay(const arma::cx_mat& h_sf, std::size_t rows);
+/// The inverse: zero-fills the missing delay rows and returns H_sf [nc, Nt].
+arma::cx_mat spatial_frequency(const arma::cx_mat& h_ad, std::size_t nc);
+
+/// Draws one drop from the frame's random stream.
+CsiDrop generate_drop(const Cost2100Params& params, const CsiGeometry& geometry, RandomStream& rng);
+
+/// Draws `n` drops on `threads` threads; drop i uses stream derive_seed(seed, 0, i), so the
+/// result does not depend on the thread count.
+std::vector<CsiDrop> generate_drops(const Cost2100Params& params, const CsiGeometry& geometry,
+                                    std::size_t n, std::uint64_t seed, unsigned threads);
+
+}  // namespace linksim

@@ -1,0 +1,86 @@
+// qa_cost2100: the COST 2100-style generator's invariants (determinism, thread-count
+// independence, the angular-delay transform, shapes) and its statistics for the indoor set.
+#define BOOST_TEST_MODULE qa_cost2100
+#include <boost/test/unit_test.hpp>
+
+#include <numbers>
+
+#include "channels/cost2100.hpp"
+
+using namespace linksim;
+
+BOOST_AUTO_TEST_CASE(shapes_and_determinism) {
+  const auto& p = cost2100_params(Cost2100Scenario::IndoorHall5GHz);
+  const auto g = csinet_geometry(Cost2100Scenario::IndoorHall5GHz);
+  RandomStream a(derive_seed(5, 0, 3)), b(derive_seed(5, 0, 3)), c(derive_seed(5, 0, 4));
+  const CsiDrop da = generate_drop(p, g, a), db = generate_drop(p, g, b),
+                dc = generate_drop(p, g, c);
+  BOOST_TEST(da.h_sf.n_rows == 1024U);
+  BOOST_TEST(da.h_sf.n_cols == 32U);
+  BOOST_TEST(da.h_ad.n_rows == 32U);
+  BOOST_TEST(da.h_ad.n_cols == 32U);
+  BOOST_TEST(arma::approx_equal(da.h_sf, db.h_sf, "absdiff", 0.0));
+  BOOST_TEST(!arma::approx_equal(da.h_sf, dc.h_sf, "absdiff", 0.0));
+}
+
+BOOST_AUTO_TEST_CASE(thread_count_does_not_change_the_drops) {
+  const auto& p = cost2100_params(Cost2100Scenario::SemiUrban300MHzLos);
+  const auto g = csinet_geometry(Cost2100Scenario::SemiUrban300MHzLos);
+  const auto one = generate_drops(p, g, 6, 11, 1);
+  const auto two = generate_drops(p, g, 6, 11, 2);
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    BOOST_TEST(arma::approx_equal(one[i].h_ad, two[i].h_ad, "absdiff", 0.0), "drop " << i);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(angular_delay_transform_is_unitary_and_invertible) {
+  RandomStream rng(1);
+  arma::cx_mat h(64, 8);
+  for (auto& v : h) v = {rng.normal(), rng.normal()};
+  const arma::cx_mat full = angular_delay(h, 64);
+  // Unitary: energy is preserved, and the inverse gives the input back.
+  BOOST_TEST(std::abs(arma::accu(arma::square(arma::abs(full))) -
+                      arma::accu(arma::square(arma::abs(h)))) < 1e-9);
+  BOOST_TEST(arma::approx_equal(spatial_frequency(full, 64), h, "absdiff", 1e-12));
+  // Truncation then zero-filling is exact for a channel whose energy is in the first rows.
+  arma::cx_mat short_ad = full;
+  short_ad.rows(16, 63).zeros();
+  const arma::cx_mat h_short = spatial_frequency(short_ad, 64);
+  BOOST_TEST(arma::approx_equal(spatial_frequency(angular_delay(h_short, 16), 64), h_short,
+                                "absdiff", 1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(a_single_path_lands_in_its_delay_row) {
+  // A path with excess delay tau puts its energy near delay row tau * B; check it with a
+  // synthetic spatial-frequency response.
+  const std::size_t nc = 256, nt = 4;
+  const double bandwidth = 20e6, tau = 5.0 / bandwidth;  // exactly row 5
+  arma::cx_mat h(nc, nt);
+  for (std::size_t k = 0; k < nc; ++k) {
+    for (std::size_t n = 0; n < nt; ++n) {
+      h(k, n) = std::polar(1.0, -2.0 * std::numbers::pi * (bandwidth / nc) * k * tau);
+    }
+  }
+  const arma::cx_mat ad = angular_delay(h, 32);
+  const arma::vec row_energy = arma::sum(arma::square(arma::abs(ad)), 1);
+  BOOST_TEST(row_energy.index_max() == 5U);
+  BOOST_TEST(row_energy(5) / arma::accu(arma::square(arma::abs(h))) > 0.999);
+}
+
+BOOST_AUTO_TEST_CASE(indoor_channels_are_short_and_sparse) {
+  // Indoors (20 m hall, 3 ns cluster delay spread) nearly all energy sits in the first 32 delay
+  // rows of a 20 MHz, 1024-subcarrier grid, in a few angular-delay bins.
+  const auto& p = cost2100_params(Cost2100Scenario::IndoorHall5GHz);
+  const auto g = csinet_geometry(Cost2100Scenario::IndoorHall5GHz);
+  const auto drops = generate_drops(p, g, 100, 3, 2);
+  double fraction = 0.0, bins = 0.0;
+  for (const auto& d : drops) {
+    fraction +=
+        arma::accu(arma::square(arma::abs(d.h_ad))) / arma::accu(arma::square(arma::abs(d.h_sf)));
+    const arma::vec e = arma::sort(arma::vectorise(arma::square(arma::abs(d.h_ad))), "descend");
+    const arma::vec c = arma::cumsum(e) / arma::accu(e);
+    bins += static_cast<double>(arma::as_scalar(arma::find(c >= 0.9, 1))) + 1.0;
+  }
+  BOOST_TEST(fraction / 100.0 > 0.95);
+  BOOST_TEST(bins / 100.0 < 64.0);  // of 1024 bins
+}
