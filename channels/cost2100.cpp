@@ -1,5 +1,7 @@
 #include "channels/cost2100.hpp"
 
+#include "sim/csi_transform.hpp"
+
 #include <atomic>
 #include <cmath>
 #include <complex>
@@ -131,25 +133,6 @@ CsiGeometry csinet_geometry(Cost2100Scenario scenario) {
   return g;
 }
 
-arma::cx_mat angular_delay(const arma::cx_mat& h_sf, std::size_t rows) {
-  if (rows > h_sf.n_rows) throw std::invalid_argument("angular_delay: more rows than subcarriers");
-  const double nc = static_cast<double>(h_sf.n_rows), nt = static_cast<double>(h_sf.n_cols);
-  // ifft over columns (subcarriers), then over rows (antennas); both scaled to unitary.
-  const arma::cx_mat delay = arma::ifft(h_sf) * std::sqrt(nc);
-  const arma::cx_mat ad =
-      arma::ifft(arma::cx_mat(delay.rows(0, rows - 1).st())).st() * std::sqrt(nt);
-  return ad;
-}
-
-arma::cx_mat spatial_frequency(const arma::cx_mat& h_ad, std::size_t nc) {
-  if (h_ad.n_rows > nc)
-    throw std::invalid_argument("spatial_frequency: more rows than subcarriers");
-  const double nt = static_cast<double>(h_ad.n_cols);
-  arma::cx_mat padded(nc, h_ad.n_cols, arma::fill::zeros);
-  padded.rows(0, h_ad.n_rows - 1) = arma::fft(arma::cx_mat(h_ad.st())).st() / std::sqrt(nt);
-  return arma::fft(padded) / std::sqrt(static_cast<double>(nc));
-}
-
 CsiDrop generate_drop(const Cost2100Params& p, const CsiGeometry& g, RandomStream& rng) {
   const double lambda = kC / p.carrier_hz;
   const Point bs{0.0, 0.0};
@@ -241,7 +224,7 @@ CsiDrop generate_drop(const Cost2100Params& p, const CsiGeometry& g, RandomStrea
   CsiDrop drop;
   drop.paths = np;
   drop.h_sf = freq * steer;
-  drop.h_ad = angular_delay(drop.h_sf, g.delay_rows);
+  drop.h_ad = truncate_delay(to_angular_delay(drop.h_sf), g.delay_rows);
   if (power_sum > 0.0) {
     tau_mean /= power_sum;
     drop.rms_delay_spread_s = std::sqrt(std::max(0.0, tau_sq / power_sum - tau_mean * tau_mean));

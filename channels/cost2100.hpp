@@ -70,18 +70,12 @@ CsiGeometry csinet_geometry(Cost2100Scenario scenario);
 /// One channel drop.
 struct CsiDrop {
   arma::cx_mat h_sf;  ///< spatial-frequency channel, [Nc, Nt]
-  arma::cx_mat h_ad;  ///< angular-delay channel truncated to the first delay rows, [rows, Nt]
+  arma::cx_mat
+      h_ad;  ///< angular-delay channel (sim/csi_transform.hpp), first delay rows, [rows, Nt]
   double rms_delay_spread_s = 0.0;      ///< power-weighted, over all paths
   double rms_angular_spread_deg = 0.0;  ///< power-weighted AoD spread at the BS
   std::size_t paths = 0;
 };
-
-/// H_ad = F_d^H H_sf F_a^H: unitary inverse DFT over subcarriers (so that positive delays land in
-/// the first rows) and over antennas, truncated to `rows` delay rows. Shapes [Nc, Nt] -> [rows,
-/// Nt].
-arma::cx_mat angular_delay(const arma::cx_mat& h_sf, std::size_t rows);
-/// The inverse: zero-fills the missing delay rows and returns H_sf [nc, Nt].
-arma::cx_mat spatial_frequency(const arma::cx_mat& h_ad, std::size_t nc);
 
 /// Draws one drop from the frame's random stream.
 CsiDrop generate_drop(const Cost2100Params& params, const CsiGeometry& geometry, RandomStream& rng);

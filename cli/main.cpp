@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "channels/csi_dataset.hpp"
 #include "cli/bench.hpp"
+#include "cli/csi_commands.hpp"
 #include "cli/registry.hpp"
 #include "cli/runner.hpp"
 #include "nn_compress/backends.hpp"
@@ -28,7 +30,9 @@ const char* kUsage =
     "  validate FILE    check a scenario file without running it\n"
     "  list             every block, channel and detector with its parameters, and the NN "
     "backends\n"
-    "  bench montecarlo throughput of our engine against an IT++-only loop\n\n"
+    "  bench montecarlo throughput of our engine against an IT++-only loop\n"
+    "  dataset          generate a massive MIMO CSI dataset (COST 2100-style) as HDF5\n"
+    "  channel-stats FILE  statistics of a CSI dataset (ours or a CsiNet .mat) as JSON\n\n"
     "`linksim <command> --help` explains each command. Scenario keys: scenarios/README.md.\n"
     "Exit codes: 0 success, 1 run failure, 2 bad input.\n";
 
@@ -262,8 +266,13 @@ int main(int argc, char** argv) {
     if (command == "validate") return cmd_validate(args);
     if (command == "list") return cmd_list(args);
     if (command == "bench") return cmd_bench(args);
+    if (command == "dataset") return cmd_dataset(args);
+    if (command == "channel-stats") return cmd_channel_stats(args);
     std::cerr << "linksim: unknown command '" << command
-              << "'; valid: run, validate, list, bench\n";
+              << "'; valid: run, validate, list, bench, dataset, channel-stats\n";
+    return kBadInput;
+  } catch (const DatasetError& e) {
+    std::cerr << "error: " << e.what() << "\n";
     return kBadInput;
   } catch (const ConfigError& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   build-essential cmake pkg-config ccache git
   libarmadillo-dev libitpp-dev libtorch-dev libxnnpack-dev libpthreadpool-dev
-  libboost-program-options-dev libboost-test-dev nlohmann-json3-dev
+  libboost-program-options-dev libboost-test-dev nlohmann-json3-dev libhdf5-dev libmatio-dev
   libopenblas0-openmp gnuplot-nox
 )
 missing=()

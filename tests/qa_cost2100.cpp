@@ -6,6 +6,7 @@
 #include <numbers>
 
 #include "channels/cost2100.hpp"
+#include "sim/csi_transform.hpp"
 
 using namespace linksim;
 
@@ -37,17 +38,18 @@ BOOST_AUTO_TEST_CASE(angular_delay_transform_is_unitary_and_invertible) {
   RandomStream rng(1);
   arma::cx_mat h(64, 8);
   for (auto& v : h) v = {rng.normal(), rng.normal()};
-  const arma::cx_mat full = angular_delay(h, 64);
+  const arma::cx_mat full = to_angular_delay(h);
   // Unitary: energy is preserved, and the inverse gives the input back.
   BOOST_TEST(std::abs(arma::accu(arma::square(arma::abs(full))) -
                       arma::accu(arma::square(arma::abs(h)))) < 1e-9);
-  BOOST_TEST(arma::approx_equal(spatial_frequency(full, 64), h, "absdiff", 1e-12));
+  BOOST_TEST(arma::approx_equal(from_angular_delay(full, 64), h, "absdiff", 1e-12));
   // Truncation then zero-filling is exact for a channel whose energy is in the first rows.
   arma::cx_mat short_ad = full;
   short_ad.rows(16, 63).zeros();
-  const arma::cx_mat h_short = spatial_frequency(short_ad, 64);
-  BOOST_TEST(arma::approx_equal(spatial_frequency(angular_delay(h_short, 16), 64), h_short,
-                                "absdiff", 1e-12));
+  const arma::cx_mat h_short = from_angular_delay(short_ad, 64);
+  BOOST_TEST(
+      arma::approx_equal(from_angular_delay(truncate_delay(to_angular_delay(h_short), 16), 64),
+                         h_short, "absdiff", 1e-12));
 }
 
 BOOST_AUTO_TEST_CASE(a_single_path_lands_in_its_delay_row) {
@@ -61,7 +63,7 @@ BOOST_AUTO_TEST_CASE(a_single_path_lands_in_its_delay_row) {
       h(k, n) = std::polar(1.0, -2.0 * std::numbers::pi * (bandwidth / nc) * k * tau);
     }
   }
-  const arma::cx_mat ad = angular_delay(h, 32);
+  const arma::cx_mat ad = truncate_delay(to_angular_delay(h), 32);
   const arma::vec row_energy = arma::sum(arma::square(arma::abs(ad)), 1);
   BOOST_TEST(row_energy.index_max() == 5U);
   BOOST_TEST(row_energy(5) / arma::accu(arma::square(arma::abs(h))) > 0.999);
