@@ -36,6 +36,12 @@ arma::uvec true_indices(const std::vector<bool>& keep) {
   return arma::uvec(idx);
 }
 
+/// Keeps only the columns `k` of every matrix (or row vector) given.
+template <class... M>
+void keep_columns(const arma::uvec& k, M&... m) {
+  ((m = m.cols(k).eval()), ...);
+}
+
 /// The batch state of an iterative solver that freezes columns as they converge, so each column's
 /// result does not depend on the other columns of the batch (up to BLAS rounding).
 struct ActiveSet {
@@ -286,11 +292,7 @@ arma::mat LassoReconstructor::reconstruct_batch(const arma::mat& y) const {
     if (any_done) {
       const arma::uvec k = true_indices(keep);
       active.columns = active.columns(k).eval();
-      x = x.cols(k).eval();
-      z = z.cols(k).eval();
-      yw = yw.cols(k).eval();
-      t = t.cols(k).eval();
-      thr = thr.cols(k).eval();
+      keep_columns(k, x, z, yw, t, thr);
     }
   }
   if (options_.debias) {
@@ -368,13 +370,7 @@ arma::mat AmpReconstructor::reconstruct_batch(const arma::mat& y) const {
     if (any_done) {
       const arma::uvec k = true_indices(keep);
       active.columns = active.columns(k).eval();
-      x = x.cols(k).eval();
-      z = z.cols(k).eval();
-      yw = yw.cols(k).eval();
-      z_norm = z_norm.cols(k).eval();
-      best_norm = best_norm.cols(k).eval();
-      x_best = x_best.cols(k).eval();
-      limit = limit.cols(k).eval();
+      keep_columns(k, x, z, yw, z_norm, best_norm, x_best, limit);
     }
   }
   return out;

@@ -1,5 +1,7 @@
 #include "cli/csi_commands.hpp"
 
+#include "cli/args.hpp"
+
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <iostream>
@@ -133,19 +135,13 @@ int cmd_channel_stats(const std::vector<std::string>& args) {
       "in angular bins of H_ad), the mean fraction of energy in the kept delay rows (needs H_sf),\n"
       "and the mean number of angular-delay bins holding 90% of the energy.\n\noptions");
   opts.add_options()("help,h", "show this help");
-  po::options_description all;
-  all.add(opts).add_options()("FILE", po::value<std::string>());
-  po::positional_options_description pos;
-  pos.add("FILE", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
+  const cli::Parsed p = cli::parse(args, opts, "FILE");
+  if (p.help) {
     std::cout << opts << "\n";
     return 0;
   }
-  if (!vm.count("FILE")) throw po::error("missing FILE (see linksim channel-stats --help)");
-  const CsiDataset d = read_csi_file(vm["FILE"].as<std::string>());
+  const std::string file = cli::required_positional(p, "FILE", "channel-stats");
+  const CsiDataset d = read_csi_file(file);
   const double bandwidth =
       d.attributes.count("bandwidth_hz") ? std::stod(d.attributes.at("bandwidth_hz")) : 0.0;
   const std::size_t n = d.h_ad.n_slices;
@@ -163,7 +159,7 @@ int cmd_channel_stats(const std::vector<std::string>& args) {
     }
   }
   nlohmann::ordered_json j;
-  j["file"] = vm["FILE"].as<std::string>();
+  j["file"] = file;
   j["samples"] = n;
   j["delay_rows"] = d.h_ad.n_rows;
   j["antennas"] = d.h_ad.n_cols;

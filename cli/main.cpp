@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "channels/csi_dataset.hpp"
+#include "cli/args.hpp"
 #include "cli/bench.hpp"
 #include "cli/csi_commands.hpp"
 #include "cli/registry.hpp"
@@ -16,6 +17,9 @@
 
 namespace po = boost::program_options;
 using namespace linksim;
+using linksim::cli::parse;
+using linksim::cli::Parsed;
+using linksim::cli::required_positional;
 
 namespace {
 
@@ -35,37 +39,6 @@ const char* kUsage =
     "  channel-stats FILE  statistics of a CSI dataset (ours or a CsiNet .mat) as JSON\n\n"
     "`linksim <command> --help` explains each command. Scenario keys: scenarios/README.md.\n"
     "Exit codes: 0 success, 1 run failure, 2 bad input.\n";
-
-struct Parsed {
-  po::variables_map vm;
-  bool help = false;
-};
-
-/// Parses a command's arguments: its options plus, when `positional` is given, one positional
-/// argument stored under that name.
-Parsed parse(const std::vector<std::string>& args, const po::options_description& visible,
-             const char* positional = nullptr) {
-  po::options_description all;
-  all.add(visible);
-  po::positional_options_description pos;
-  if (positional != nullptr) {
-    all.add_options()(positional, po::value<std::string>());
-    pos.add(positional, 1);
-  }
-  Parsed p;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), p.vm);
-  po::notify(p.vm);
-  p.help = p.vm.count("help") != 0;
-  return p;
-}
-
-/// The positional argument `name`, or a usage error naming the command.
-std::string required_positional(const Parsed& p, const char* name, const char* command) {
-  if (!p.vm.count(name)) {
-    throw po::error(std::string("missing ") + name + " (see linksim " + command + " --help)");
-  }
-  return p.vm[name].as<std::string>();
-}
 
 int cmd_run(const std::vector<std::string>& args) {
   po::options_description opts(
