@@ -116,19 +116,25 @@ arma::mat make_sensing_matrix(std::size_t m, std::size_t n, SensingKind kind, Ra
 
 namespace {
 
-void check_quantizer(unsigned bits, double clip) {
+/// The uniform quantiser's grid: 2^bits levels of width `step` over [-clip, clip].
+struct QuantizerGrid {
+  double levels;
+  double step;
+};
+
+QuantizerGrid quantizer_grid(unsigned bits, double clip) {
   if (bits < 1 || bits > 32) throw std::invalid_argument("quantizer: bits must be in 1..32");
   if (!(clip > 0) || !std::isfinite(clip)) {
     throw std::invalid_argument("quantizer: clip must be finite and > 0");
   }
+  const double levels = std::ldexp(1.0, static_cast<int>(bits));
+  return {levels, 2.0 * clip / levels};
 }
 
 }  // namespace
 
 arma::uvec quantize_uniform(const arma::vec& y, unsigned bits, double clip) {
-  check_quantizer(bits, clip);
-  const double levels = std::ldexp(1.0, static_cast<int>(bits));
-  const double step = 2.0 * clip / levels;
+  const auto [levels, step] = quantizer_grid(bits, clip);
   arma::uvec q(y.n_elem);
   for (arma::uword i = 0; i < y.n_elem; ++i) {
     if (std::isnan(y(i))) throw std::invalid_argument("quantize_uniform: NaN input");
@@ -139,9 +145,7 @@ arma::uvec quantize_uniform(const arma::vec& y, unsigned bits, double clip) {
 }
 
 arma::vec dequantize_uniform(const arma::uvec& q, unsigned bits, double clip) {
-  check_quantizer(bits, clip);
-  const double levels = std::ldexp(1.0, static_cast<int>(bits));
-  const double step = 2.0 * clip / levels;
+  const auto [levels, step] = quantizer_grid(bits, clip);
   arma::vec y(q.n_elem);
   for (arma::uword i = 0; i < q.n_elem; ++i) {
     if (static_cast<double>(q(i)) >= levels) {
