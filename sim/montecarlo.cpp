@@ -104,10 +104,11 @@ class PointState {
   std::exception_ptr error_;
 };
 
-void worker(const SimulatorFactory& make_simulator, const PointJob& job, PointState& state,
-            LatencyRecorder& latency) {
+/// Runs frames until the point stops, on `simulator` (built from the factory when null).
+void worker(const SimulatorFactory& make_simulator, std::unique_ptr<FrameSimulator> simulator,
+            const PointJob& job, PointState& state, LatencyRecorder& latency) {
   try {
-    const auto simulator = make_simulator();
+    if (!simulator) simulator = make_simulator();
     while (!state.stopped()) {
       const std::uint64_t index = state.claim_frame();
       if (job.stop.max_frames > 0 && index >= job.stop.max_frames) break;
@@ -161,20 +162,22 @@ PointResult run_point(const SimulatorFactory& make_simulator, const PointJob& jo
   }
   if (job.threads == 0) throw std::invalid_argument("threads must be at least 1");
 
-  const auto probe = make_simulator();
-  const std::vector<std::string> names = probe->stage_names();
-  const std::vector<std::string> blocks = probe->stage_blocks();
+  // The first simulator also tells the stage names; worker 0 then uses it.
+  auto first = make_simulator();
+  const std::vector<std::string> names = first->stage_names();
+  const std::vector<std::string> blocks = first->stage_blocks();
   std::vector<LatencyRecorder> latency(job.threads, LatencyRecorder(names));
   PointState state(job, progress);
   if (job.threads == 1) {
-    worker(make_simulator, job, state, latency[0]);
+    worker(make_simulator, std::move(first), job, state, latency[0]);
   } else {
     std::vector<std::thread> pool;
     pool.reserve(job.threads);
     try {
       for (unsigned t = 0; t < job.threads; ++t) {
-        pool.emplace_back(worker, std::cref(make_simulator), std::cref(job), std::ref(state),
-                          std::ref(latency[t]));
+        pool.emplace_back(worker, std::cref(make_simulator),
+                          t == 0 ? std::move(first) : std::unique_ptr<FrameSimulator>(),
+                          std::cref(job), std::ref(state), std::ref(latency[t]));
       }
     } catch (...) {  // could not start every thread: stop the ones running, then report
       state.fail(std::current_exception());
