@@ -155,34 +155,38 @@ CsiDrop generate_drop(const Cost2100Params& p, const CsiGeometry& g, RandomStrea
         0.5 - std::atan(2.0 * std::sqrt(2.0) * (d_vr - p.vr_radius_m + p.vr_transition_m) /
                         std::sqrt(lambda * p.vr_transition_m)) /
                   kPi;
-    // BS-side cluster uniform in the cell (at least 2 m out); twin clusters get an MS-side twin.
+    // BS-side cluster uniform in the cell (at least 2 m out): it sets the departure angles.
     Point c_bs;
     do {
       c_bs = in_disc(bs, p.cell_radius_m, rng);
     } while (dist(c_bs, bs) < 2.0);
+    // A single cluster is one scatterer: its delay follows from the geometry BS -> cluster -> UE.
+    // A twin cluster's BS-side and MS-side parts are joined by a link delay; we draw that link
+    // delay so the cluster's excess delay over the LOS delay is exponential with mean 1/k_tau
+    // (the parameter set's power-decay constant), which keeps the twin geometry free of
+    // unphysical kilometre-long detours.
     const bool twin = rng.uniform() >= p.single_cluster_ratio;
-    const Point c_ms = twin ? in_disc(ue, p.cell_radius_m, rng) : c_bs;
-    const double tau_c = (dist(bs, c_bs) + dist(c_ms, ue)) / kC;
+    const double tau_c = twin ? tau0 - std::log(1.0 - rng.uniform()) / p.k_tau_per_s
+                              : (dist(bs, c_bs) + dist(c_bs, ue)) / kC;
     const double decay = std::max(std::exp(-p.k_tau_per_s * (tau_c - tau0)),
                                   std::exp(-p.k_tau_per_s * (p.tau_b_s - tau0)));
     const double shadow = std::pow(10.0, p.shadowing_db * rng.normal() / 10.0);
     const double power = vr_gain * decay * shadow;
     // Cluster ellipsoid: radial extent from the delay spread, lateral from the angular spread.
-    const double radial_sd =
-        kC * draw_spread(p.delay_spread_s, p.delay_spread_sigma, p.delay_spread_in_db, rng);
+    const double delay_sd =
+        draw_spread(p.delay_spread_s, p.delay_spread_sigma, p.delay_spread_in_db, rng);
     const double spread_rad =
         draw_spread(p.aod_spread_deg, p.aod_spread_sigma, p.aod_spread_in_db, rng) * kPi / 180.0;
     const double d_c = dist(bs, c_bs);
     const double lateral_sd = d_c * std::tan(std::min(spread_rad, 1.2));
-    const Point u_rad{c_bs.x / d_c, c_bs.y / d_c};
-    const Point u_lat{-u_rad.y, u_rad.x};
+    const Point u_lat{-c_bs.y / d_c, c_bs.x / d_c};
     const double amp = std::sqrt(power / static_cast<double>(p.mpcs_per_cluster));
     for (std::size_t m = 0; m < p.mpcs_per_cluster; ++m) {
-      const double r = radial_sd * rng.normal(), l = lateral_sd * rng.normal();
-      const Point off{r * u_rad.x + l * u_lat.x, r * u_rad.y + l * u_lat.y};
-      const Point m_bs{c_bs.x + off.x, c_bs.y + off.y};
-      const Point m_ms{c_ms.x + off.x, c_ms.y + off.y};
-      const double tau = std::max(tau0, (dist(bs, m_bs) + dist(m_ms, ue)) / kC);
+      // Each MPC: a delay offset with the cluster's delay spread (the ellipsoid's radial axis),
+      // and a lateral offset that sets its departure angle.
+      const double tau = std::max(tau0, tau_c + delay_sd * rng.normal());
+      const double l = lateral_sd * rng.normal();
+      const Point m_bs{c_bs.x + l * u_lat.x, c_bs.y + l * u_lat.y};
       const cx a = amp * cx(rng.normal(), rng.normal()) / std::sqrt(2.0);
       paths.push_back({a, tau, std::atan2(m_bs.y, m_bs.x)});
     }
@@ -199,6 +203,9 @@ CsiDrop generate_drop(const Cost2100Params& p, const CsiGeometry& g, RandomStrea
   const double pl_db = 20.0 * std::log10(d_los) + 20.0 * std::log10(p.carrier_hz) - 147.56;
   const double pl_amp = std::pow(10.0, -pl_db / 20.0);
 
+  // The UE synchronises to the first arrival: delays are taken relative to it.
+  double tau_first = paths.empty() ? tau0 : paths.front().delay_s;
+  for (const auto& path : paths) tau_first = std::min(tau_first, path.delay_s);
   const std::size_t nc = g.subcarriers, nt = g.antennas, np = paths.size();
   const double df = g.bandwidth_hz / static_cast<double>(nc);
   arma::cx_mat freq(nc, np), steer(np, nt);
@@ -206,7 +213,7 @@ CsiDrop generate_drop(const Cost2100Params& p, const CsiGeometry& g, RandomStrea
   cx angle_sum = 0.0;
   for (std::size_t l = 0; l < np; ++l) {
     const Path& path = paths[l];
-    const cx w = std::polar(1.0, -2.0 * kPi * df * (path.delay_s - tau0));
+    const cx w = std::polar(1.0, -2.0 * kPi * df * (path.delay_s - tau_first));
     cx f = pl_amp * path.gain;
     for (std::size_t k = 0; k < nc; ++k) {
       freq(k, l) = f;
@@ -217,8 +224,8 @@ CsiDrop generate_drop(const Cost2100Params& p, const CsiGeometry& g, RandomStrea
     }
     const double pw = std::norm(path.gain);
     power_sum += pw;
-    tau_mean += pw * (path.delay_s - tau0);
-    tau_sq += pw * (path.delay_s - tau0) * (path.delay_s - tau0);
+    tau_mean += pw * (path.delay_s - tau_first);
+    tau_sq += pw * (path.delay_s - tau_first) * (path.delay_s - tau_first);
     angle_sum += pw * std::polar(1.0, path.aod_rad);
   }
   CsiDrop drop;

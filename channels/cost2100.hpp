@@ -7,14 +7,17 @@
 //  - visible far clusters: each seen through a visibility region (VR) whose centre lies
 //    uniformly in a disc of radius r_c around the UE; VR gain
 //      g = 1/2 - atan(2 sqrt(2) (d - r_c + l_c) / sqrt(lambda l_c)) / pi;
-//  - clusters are single or twin (BS-side and MS-side positions apart); each has log-normal delay
-//    and angular spreads, which set its ellipsoid; MPC positions are Gaussian inside it and MPC
-//    amplitudes CN(0, 1/N_mpc);
+//  - clusters are single or twin; the BS-side cluster lies uniformly in the cell and sets the
+//    departure angles; a single cluster's delay is its geometric BS -> cluster -> UE delay, a twin
+//    cluster's excess delay (over LOS) is exponential with mean 1/k_tau (its link delay);
+//    each cluster has log-normal delay and angular spreads, which set its ellipsoid; MPCs are
+//    Gaussian inside it (delay offset with the delay spread, lateral offset with the angular
+//    spread) with amplitudes CN(0, 1/N_mpc);
 //  - cluster power: VR gain x delay decay max(exp(-k_tau (tau - tau0)), exp(-k_tau (tau_b - tau0)))
 //    x log-normal shadowing; path loss 20 log10 d + 20 log10 f - 147.56 dB on the whole link;
 //  - a LOS component with Rician K factor where the parameter set has one.
 // Channel: H(f_k, n) = sum_l a_l exp(-j 2 pi f_k (tau_l - tau0)) exp(-j pi n cos(phi_l)),
-// f_k = k B / Nc, with delays relative to the first arrival tau0 (the UE is synchronised to it).
+// f_k = k B / Nc, with delays relative to the first arrival (the UE is synchronised to it).
 #pragma once
 
 #include <armadillo>

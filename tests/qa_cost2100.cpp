@@ -86,3 +86,57 @@ BOOST_AUTO_TEST_CASE(indoor_channels_are_short_and_sparse) {
   BOOST_TEST(fraction / 100.0 > 0.95);
   BOOST_TEST(bins / 100.0 < 64.0);  // of 1024 bins
 }
+
+namespace {
+struct DropStats {
+  double rms_delay_s = 0, energy_fraction = 0;
+  double single_cluster_angle_deg = 0;  ///< mean AoD spread of drops with one cluster
+  std::size_t single_cluster_drops = 0;
+};
+DropStats mean_stats(Cost2100Scenario s, std::size_t n) {
+  const auto& p = cost2100_params(s);
+  const auto drops = generate_drops(p, csinet_geometry(s), n, 7, 2);
+  DropStats m;
+  for (const auto& d : drops) {
+    m.rms_delay_s += d.rms_delay_spread_s / static_cast<double>(n);
+    m.energy_fraction += arma::accu(arma::square(arma::abs(d.h_ad))) /
+                         arma::accu(arma::square(arma::abs(d.h_sf))) / static_cast<double>(n);
+    if (d.paths == p.mpcs_per_cluster) {
+      m.single_cluster_angle_deg += d.rms_angular_spread_deg;
+      ++m.single_cluster_drops;
+    }
+  }
+  if (m.single_cluster_drops > 0) {
+    m.single_cluster_angle_deg /= static_cast<double>(m.single_cluster_drops);
+  }
+  return m;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(statistics_follow_the_parameter_sets) {
+  // Power-weighted RMS delay spread: a cluster's excess delay is exponential with rate k_tau and
+  // its power decays as exp(-k_tau tau), so the power-weighted excess delay is exponential with
+  // rate 2 k_tau (standard deviation 1 / (2 k_tau)); MPCs add the cluster delay spread sigma_tau.
+  // Prediction sqrt(sigma_tau^2 + (1 / (2 k_tau))^2), ignoring the decay floor, shadowing, the
+  // VR gain and the LOS path: tolerance +-35%. Nearly all energy must sit in the first 32 delay
+  // rows of the CsiNet grid (20 MHz, 1024 subcarriers), as in CsiNet's data.
+  for (auto s : {Cost2100Scenario::IndoorHall5GHz, Cost2100Scenario::SemiUrban300MHzLos,
+                 Cost2100Scenario::SemiUrban300MHzNlos}) {
+    const auto& p = cost2100_params(s);
+    const DropStats m = mean_stats(s, 400);
+    const double predicted = std::hypot(p.delay_spread_s, 0.5 / p.k_tau_per_s);
+    BOOST_TEST_INFO(p.name << ": mean RMS delay spread " << m.rms_delay_s << " s, predicted "
+                           << predicted << " s; energy in 32 rows " << m.energy_fraction);
+    BOOST_TEST(std::abs(m.rms_delay_s / predicted - 1.0) < 0.35);
+    BOOST_TEST(m.energy_fraction > 0.93);
+  }
+  // A drop with a single indoor cluster (3 MPCs) shows that cluster's departure-angle spread,
+  // drawn around 3 deg (std 2 deg); the power-weighted spread of 3 MPCs is somewhat smaller.
+  const DropStats indoor = mean_stats(Cost2100Scenario::IndoorHall5GHz, 400);
+  BOOST_TEST_REQUIRE(indoor.single_cluster_drops > 10U);
+  BOOST_TEST(indoor.single_cluster_angle_deg > 1.0);
+  BOOST_TEST(indoor.single_cluster_angle_deg < 4.5);
+  BOOST_TEST_MESSAGE("single-cluster indoor drops: " << indoor.single_cluster_drops
+                                                     << ", AoD spread "
+                                                     << indoor.single_cluster_angle_deg << " deg");
+}
