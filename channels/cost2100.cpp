@@ -127,6 +127,25 @@ const Cost2100Params& cost2100_params(Cost2100Scenario scenario) {
   return kParams[static_cast<int>(scenario)];
 }
 
+std::string_view channel_name(Cost2100Scenario scenario) {
+  switch (scenario) {
+    case Cost2100Scenario::IndoorHall5GHz:
+      return "cost2100_indoor";
+    case Cost2100Scenario::SemiUrban300MHzLos:
+      return "cost2100_outdoor_los";
+    case Cost2100Scenario::SemiUrban300MHzNlos:
+      return "cost2100_outdoor_nlos";
+  }
+  return "?";
+}
+
+std::optional<Cost2100Scenario> cost2100_scenario_named(std::string_view name) {
+  for (Cost2100Scenario s : kCost2100Scenarios) {
+    if (channel_name(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
 CsiGeometry csinet_geometry(Cost2100Scenario scenario) {
   CsiGeometry g;
   g.area_side_m = scenario == Cost2100Scenario::IndoorHall5GHz ? 20.0 : 400.0;

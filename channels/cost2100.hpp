@@ -23,6 +23,7 @@
 #include <armadillo>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +32,17 @@
 namespace linksim {
 
 enum class Cost2100Scenario { IndoorHall5GHz, SemiUrban300MHzLos, SemiUrban300MHzNlos };
+
+/// Every scenario, in table order.
+inline constexpr Cost2100Scenario kCost2100Scenarios[] = {Cost2100Scenario::IndoorHall5GHz,
+                                                          Cost2100Scenario::SemiUrban300MHzLos,
+                                                          Cost2100Scenario::SemiUrban300MHzNlos};
+
+/// The name used on the command line and in scenario files: "cost2100_indoor",
+/// "cost2100_outdoor_los", "cost2100_outdoor_nlos".
+std::string_view channel_name(Cost2100Scenario scenario);
+/// The scenario of a channel name, if it is one.
+std::optional<Cost2100Scenario> cost2100_scenario_named(std::string_view name);
 
 /// One COST 2100 parameter set. Angles in degrees, delays in seconds, distances in metres.
 struct Cost2100Params {

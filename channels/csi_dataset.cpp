@@ -1,5 +1,7 @@
 #include "channels/csi_dataset.hpp"
 
+#include <sstream>
+
 #include <hdf5.h>
 #include <matio.h>
 
@@ -135,6 +137,40 @@ CsiDataset read_mat_v5(const std::filesystem::path& file) {
 }
 
 }  // namespace
+
+CsiDataset generate_csi_dataset(Cost2100Scenario scenario, std::size_t samples, std::uint64_t seed,
+                                unsigned threads, bool full) {
+  const Cost2100Params& params = cost2100_params(scenario);
+  const CsiGeometry geometry = csinet_geometry(scenario);
+  const auto drops = generate_drops(params, geometry, samples, seed, threads);
+  CsiDataset data;
+  data.h_ad.set_size(geometry.delay_rows, geometry.antennas, drops.size());
+  if (full) data.h_sf.set_size(geometry.subcarriers, geometry.antennas, drops.size());
+  for (std::size_t i = 0; i < drops.size(); ++i) {
+    data.h_ad.slice(i) = drops[i].h_ad;
+    if (full) data.h_sf.slice(i) = drops[i].h_sf;
+  }
+  const auto number = [](double v) {
+    std::ostringstream o;
+    o.precision(12);
+    o << v;
+    return o.str();
+  };
+  data.attributes = {
+      {"channel", std::string(channel_name(scenario))},
+      {"parameter_set", std::string(params.name)},
+      {"carrier_hz", number(params.carrier_hz)},
+      {"bandwidth_hz", number(geometry.bandwidth_hz)},
+      {"subcarriers", std::to_string(geometry.subcarriers)},
+      {"antennas", std::to_string(geometry.antennas)},
+      {"delay_rows", std::to_string(geometry.delay_rows)},
+      {"area_side_m", number(geometry.area_side_m)},
+      {"samples", std::to_string(samples)},
+      {"seed", std::to_string(seed)},
+      {"transform", "H_ad = F_d H_sf F_a^H (sim/csi_transform.hpp), first delay_rows rows"},
+      {"generator", "linksim COST 2100-style (channels/cost2100.hpp)"}};
+  return data;
+}
 
 void write_csi_hdf5(const std::filesystem::path& file, const CsiDataset& data) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);

@@ -18,6 +18,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "channels/cost2100.hpp"
+
 namespace linksim {
 
 struct CsiDataset {
@@ -32,6 +34,12 @@ class DatasetError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+/// Generates `samples` COST 2100 drops with CsiNet's geometry for the scenario (drop i from
+/// stream derive_seed(seed, 0, i), on `threads` threads), with H_sf when `full`, and attributes
+/// recording every setting.
+CsiDataset generate_csi_dataset(Cost2100Scenario scenario, std::size_t samples, std::uint64_t seed,
+                                unsigned threads, bool full);
 
 void write_csi_hdf5(const std::filesystem::path& file, const CsiDataset& data);
 

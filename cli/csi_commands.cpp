@@ -21,20 +21,8 @@ const char* git_revision();
 
 namespace {
 
-struct ChannelChoice {
-  const char* name;
-  Cost2100Scenario scenario;
-};
-const ChannelChoice kChannels[] = {
-    {"cost2100_indoor", Cost2100Scenario::IndoorHall5GHz},
-    {"cost2100_outdoor_los", Cost2100Scenario::SemiUrban300MHzLos},
-    {"cost2100_outdoor_nlos", Cost2100Scenario::SemiUrban300MHzNlos},
-};
-
 Cost2100Scenario channel_of(const std::string& name) {
-  for (const auto& c : kChannels) {
-    if (name == c.name) return c.scenario;
-  }
+  if (const auto s = cost2100_scenario_named(name)) return *s;
   throw po::error("--channel '" + name +
                   "' is not valid; choose cost2100_indoor, cost2100_outdoor_los or "
                   "cost2100_outdoor_nlos");
@@ -95,33 +83,11 @@ int cmd_dataset(const std::vector<std::string>& args) {
     throw po::error("--samples must be at most 10^7, --seed >= 0, --threads 0 .. 1024");
   }
   const Cost2100Scenario scenario = channel_of(channel);
-  const Cost2100Params& params = cost2100_params(scenario);
-  const CsiGeometry geometry = csinet_geometry(scenario);
   const unsigned n_threads = threads == 0 ? hardware_threads() : static_cast<unsigned>(threads);
-  const auto drops = generate_drops(params, geometry, static_cast<std::size_t>(samples),
-                                    static_cast<std::uint64_t>(seed), n_threads);
-  CsiDataset data;
-  const bool full = vm.count("full") != 0;
-  data.h_ad.set_size(geometry.delay_rows, geometry.antennas, drops.size());
-  if (full) data.h_sf.set_size(geometry.subcarriers, geometry.antennas, drops.size());
-  for (std::size_t i = 0; i < drops.size(); ++i) {
-    data.h_ad.slice(i) = drops[i].h_ad;
-    if (full) data.h_sf.slice(i) = drops[i].h_sf;
-  }
-  data.attributes = {
-      {"channel", channel},
-      {"parameter_set", std::string(params.name)},
-      {"carrier_hz", format_number(params.carrier_hz)},
-      {"bandwidth_hz", format_number(geometry.bandwidth_hz)},
-      {"subcarriers", std::to_string(geometry.subcarriers)},
-      {"antennas", std::to_string(geometry.antennas)},
-      {"delay_rows", std::to_string(geometry.delay_rows)},
-      {"area_side_m", format_number(geometry.area_side_m)},
-      {"samples", std::to_string(samples)},
-      {"seed", std::to_string(seed)},
-      {"transform", "H_ad = F_d H_sf F_a^H (sim/csi_transform.hpp), first delay_rows rows"},
-      {"generator", "linksim COST 2100-style (channels/cost2100.hpp)"},
-      {"git_revision", git_revision()}};
+  CsiDataset data =
+      generate_csi_dataset(scenario, static_cast<std::size_t>(samples),
+                           static_cast<std::uint64_t>(seed), n_threads, vm.count("full") != 0);
+  data.attributes["git_revision"] = git_revision();
   write_csi_hdf5(out, data);
   std::cerr << "wrote " << samples << " " << channel << " drops to " << out << "\n";
   return 0;

@@ -4,6 +4,7 @@
 
 #include "blocks/blocks.hpp"
 #include "channels/channels.hpp"
+#include "channels/cost2100.hpp"
 #include "sim/theory.hpp"
 
 namespace linksim {
@@ -75,6 +76,17 @@ const std::vector<Named<DemapperKind>> kDemappers = {
 const std::vector<Named<CsiMode>> kCsiModes = {
     {"perfect", CsiMode::Perfect, "the receiver knows every gain"},
     {"ls", CsiMode::LsPilot, "least-squares estimate from pilots"}};
+const std::vector<Named<ScenarioKind>> kKinds = {
+    {"link", ScenarioKind::Link, "a bit link (source -> mapper -> channel -> ...): BER/FER sweep"},
+    {"csi_feedback", ScenarioKind::CsiFeedback,
+     "massive MIMO CSI feedback: NMSE, rho and the MRT downlink BER per method and CR"}};
+const std::vector<Named<CsMethod>> kCsiMethods = {
+    {"lasso", CsMethod::Lasso, "LASSO by FISTA (lambda = 0.05 ||A^T y||_inf)"},
+    {"omp", CsMethod::Omp, "orthogonal matching pursuit (noise-level stopping rule)"},
+    {"amp", CsMethod::Amp, "approximate message passing, soft threshold"}};
+const std::vector<Named<SensingKind>> kSensings = {
+    {"gaussian", SensingKind::Gaussian, "i.i.d. N(0, 1/M) entries"},
+    {"rademacher", SensingKind::Rademacher, "i.i.d. +-1/sqrt(M) entries"}};
 const std::vector<Named<SnrKind>> kSnrKinds = {{"ebn0", SnrKind::EbN0, "Eb/N0"},
                                                {"esn0", SnrKind::EsN0, "Es/N0"}};
 
@@ -149,6 +161,10 @@ std::vector<ParamSpec> make_schema() {
   desc.kind = ParamKind::Text;
   desc.doc = "one line shown at the top of summary.md";
   s.push_back(desc);
+  ParamSpec kind = choice("kind", names_in(kKinds), "link",
+                          "what the scenario simulates: link (BER sweep) or csi_feedback");
+  kind.sweepable = false;
+  s.push_back(kind);
   s.push_back(choice("link.source", names_of(Role::Source), "random_bits", "bit source block"));
   s.push_back(choice("link.mapper", names_of(Role::Mapper), "bpsk", "mapper block (modulation)"));
   s.push_back(choice("link.channel", names_of(Role::Channel), "awgn", "channel block"));
@@ -179,7 +195,39 @@ std::vector<ParamSpec> make_schema() {
   s.push_back(number("run.seed", ParamKind::Int, "1", 0, kMaxInt,
                      "master seed (frame i of point p uses stream derive_seed(seed, p, i))"));
   s.push_back(number("run.threads", ParamKind::Int, "0", 0, 1024, "worker threads (0: all cores)"));
+  // CSI feedback scenarios (kind = csi_feedback).
+  ParamSpec data;
+  data.key = "csi.data";
+  data.kind = ParamKind::Text;
+  data.doc = "CSI file (HDF5 from `linksim dataset`, or CsiNet .mat); empty: generate csi.channel";
+  s.push_back(data);
+  std::vector<std::string> channels;
+  for (Cost2100Scenario c : kCost2100Scenarios) channels.emplace_back(channel_name(c));
+  s.push_back(choice("csi.channel", channels, "cost2100_indoor",
+                     "COST 2100 channel to generate the test set from when csi.data is empty"));
+  s.push_back(number("csi.samples", ParamKind::Int, "500", 1, 1e6,
+                     "test samples (the first ones of csi.data, or generated drops)"));
+  s.push_back(number("csi.data_seed", ParamKind::Int, "1000", 0, kMaxInt,
+                     "seed of generated test drops (keep it apart from training-set seeds)"));
+  s.push_back(choice("csi.method", names_in(kCsiMethods), "lasso", "feedback method"));
+  s.push_back(number("csi.cr", ParamKind::Int, "4", 1, 2048,
+                     "compression ratio 1/cr: M = floor(2048 / cr) fed-back real values"));
+  s.push_back(choice("csi.sensing", names_in(kSensings), "gaussian", "CS sensing matrix"));
+  s.push_back(number("csi.sensing_seed", ParamKind::Int, "1", 0, kMaxInt,
+                     "seed of the sensing matrix (shared by UE and BS)"));
+  s.push_back(number("csi.feedback_bits", ParamKind::Int, "0", 0, 32,
+                     "bits per fed-back value, uniform quantiser (0: unquantised floats)"));
+  s.push_back(number("csi.batch", ParamKind::Int, "1", 1, 100000,
+                     "samples per encoder/decoder call (latency is per call)"));
+  s.push_back(number("csi.symbols_per_subcarrier", ParamKind::Int, "1", 1, 1000,
+                     "QPSK symbols per subcarrier and sample on the MRT downlink"));
   for (auto& spec : s) {
+    if (spec.key == "csi.data" || spec.key == "csi.channel" || spec.key == "csi.samples" ||
+        spec.key == "csi.data_seed" || spec.key == "csi.batch" ||
+        spec.key == "csi.symbols_per_subcarrier") {
+      spec.sweepable = false;
+      continue;
+    }
     const bool setting = spec.key.rfind("stop.", 0) == 0 || spec.key.rfind("run.", 0) == 0 ||
                          spec.key == "sweep.snr" || spec.key == "link.source";
     spec.sweepable = !setting;
@@ -271,6 +319,25 @@ std::unique_ptr<Link> build_link(const PointConfig& point) {
   b.equalizer = make_equalizer(lookup(point, "link.equalizer", kEqualizers));
   b.demapper = make_demapper(lookup(point, "link.demapper", kDemappers), b.mapper->constellation());
   return std::make_unique<Link>(std::move(b), frame_bits);
+}
+
+ScenarioKind point_scenario_kind(const PointConfig& point) {
+  return lookup(point, "kind", kKinds);
+}
+
+std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::size_t n) {
+  CsFeedbackOptions o;
+  o.method = lookup(point, "csi.method", kCsiMethods);
+  o.n = n;
+  o.cr = point.count("csi.cr");
+  if (o.cr > n) {
+    throw ConfigError("key 'csi.cr': " + std::to_string(o.cr) + " is more than the " +
+                      std::to_string(n) + " values of a sample");
+  }
+  o.sensing = lookup(point, "csi.sensing", kSensings);
+  o.sensing_seed = point.count("csi.sensing_seed");
+  o.feedback_bits = static_cast<unsigned>(point.count("csi.feedback_bits"));
+  return make_cs_feedback(o);
 }
 
 std::optional<double> point_ber_theory(const PointConfig& point, double ebn0_db) {

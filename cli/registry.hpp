@@ -7,11 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "blocks/csi_feedback.hpp"
 #include "sim/config.hpp"
 #include "sim/link.hpp"
 #include "sim/snr.hpp"
 
 namespace linksim {
+
+/// What a scenario simulates (top-level key `kind`).
+enum class ScenarioKind { Link, CsiFeedback };
 
 enum class Role { Source, Mapper, Channel, Equalizer, Demapper };
 
@@ -36,6 +40,13 @@ const std::vector<ParamSpec>& scenario_schema();
 
 /// Builds the link of one point. Throws ConfigError when the combination is invalid.
 std::unique_ptr<Link> build_link(const PointConfig& point);
+
+/// The point's scenario kind.
+ScenarioKind point_scenario_kind(const PointConfig& point);
+
+/// Builds the CSI feedback scheme of a point (csi.method, csi.cr, ...) for samples of `n` real
+/// values. Throws ConfigError when the combination is invalid.
+std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::size_t n);
 
 /// Which SNR the point's `sweep.snr_db` is (sweep.snr).
 SnrKind point_snr_kind(const PointConfig& point);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/csi_runner.hpp"
 #include "cli/registry.hpp"
 #include "sim/montecarlo.hpp"
 
@@ -139,6 +140,14 @@ PreparedScenario prepare_scenario(const std::filesystem::path& file,
   }
   p.points = expand(p.scenario, "sweep.snr_db");
   for (const auto& point : p.points) {
+    if (point_scenario_kind(point) == ScenarioKind::CsiFeedback) {
+      try {
+        check_csi_point(point);
+      } catch (const ConfigError& e) {
+        throw ConfigError(file.string() + ": " + e.what());
+      }
+      continue;
+    }
     try {
       build_link(point);
     } catch (const ConfigError& e) {
@@ -171,6 +180,8 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
   run.threads = first.count("run.threads") == 0 ? hardware_threads()
                                                 : static_cast<unsigned>(first.count("run.threads"));
   run.git_revision = git_revision();
+  run.kind = first.text("kind");
+  const bool csi = point_scenario_kind(first) == ScenarioKind::CsiFeedback;
   run.snr_kind = first.text("sweep.snr");
   run.config = sc.values;
   run.axes = sc.axes;
@@ -211,6 +222,8 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
   }
 
   const bool live = options.progress && ::isatty(STDERR_FILENO) != 0;
+  std::unique_ptr<CsiTestSet> test_set;  // CSI scenarios: loaded once, shared by the points
+  std::string test_set_key;
   const double ber_floor = first.real("stop.ber_floor");
   std::vector<PointRecord> done = run.points;
   write_results(run, dir);
@@ -238,6 +251,35 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
         });
     if (below_floor) continue;
 
+    if (csi) {
+      if (!test_set || csi_test_set_key(pc) != test_set_key) {
+        test_set_key = csi_test_set_key(pc);
+        test_set = load_csi_test_set(pc, run.threads);
+        log << "CSI test set: " << test_set->h_ad.n_slices << " samples, " << test_set->source
+            << "\n";
+      }
+      if (live) {
+        std::fprintf(stderr, "\r\033[K[%zu/%zu] %s CR %s ...", i + 1, prepared.points.size(),
+                     pc.text("csi.method").c_str(), pc.text("csi.cr").c_str());
+      }
+      const auto swept = rec.swept;
+      rec = run_csi_point(pc, *test_set, i, run.seed, run.threads);
+      rec.swept = swept;
+      if (live) std::fprintf(stderr, "\r\033[K");
+      log << "point " << i + 1 << "/" << prepared.points.size() << ": " << rec.csi->method << " CR "
+          << rec.csi->cr << ": NMSE " << rec.csi->nmse_db << " dB, rho " << rec.csi->rho << ", BER "
+          << ber(rec.result.counts) << " (" << rec.result.wall_s << " s)\n";
+      if (rec.result.reason == StopReason::NumericalError) {
+        log << "point " << i << " stopped: " << rec.result.error << "\n";
+      }
+      done.push_back(rec);
+      std::sort(done.begin(), done.end(),
+                [](const auto& a, const auto& b) { return a.index < b.index; });
+      run.points = done;
+      write_results(run, dir);
+      if (hook) hook(rec);
+      continue;
+    }
     const unsigned k = point_bits_per_symbol(pc);
     rec.snr = make_snr_point(point_snr_kind(pc), snr_db, k);
     rec.ber_theory = point_ber_theory(pc, rec.snr.ebn0_db);
@@ -280,8 +322,8 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
   run.status = "complete";
   write_results(run, dir);
   if (options.plot) {
-    const std::string err = write_ber_plot(run, dir);
-    if (!err.empty()) log << "warning: no BER plot: " << err << "\n";
+    const std::string err = csi ? write_nmse_plot(run, dir) : write_ber_plot(run, dir);
+    if (!err.empty()) log << "warning: no plot: " << err << "\n";
   }
   return run;
 }

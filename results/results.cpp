@@ -66,6 +66,28 @@ Json point_to_json(const PointRecord& p) {
                     {"calls", l.calls}};
   }
   j["latency_us"] = lat;
+  if (p.csi) {
+    const CsiPointMetrics& m = *p.csi;
+    const Counts& q = m.perfect;
+    const auto [plo, phi] = ber_interval95(q.bit_errors, q.bits, q.frames, q.bit_errors_sumsq);
+    j["method"] = m.method;
+    j["cr"] = m.cr;
+    j["feedback_values"] = m.feedback_values;
+    j["samples"] = m.samples;
+    j["nmse_db"] = m.nmse_db;
+    j["nmse_db_ci95"] = {m.nmse_db_ci95_low, m.nmse_db_ci95_high};
+    j["rho"] = m.rho;
+    j["rho_full_grid"] = m.rho_full ? Json(*m.rho_full) : Json(nullptr);
+    j["ber_expected"] = m.ber_expected;
+    j["ber_perfect_csi"] = ber(q);
+    j["ber_perfect_csi_ci95"] = {plo, phi};
+    j["ber_perfect_csi_expected"] = m.ber_perfect_expected;
+    j["perfect_csi_counts"] = {{"bits", q.bits},
+                               {"bit_errors", q.bit_errors},
+                               {"bit_errors_sumsq", q.bit_errors_sumsq},
+                               {"frames", q.frames},
+                               {"frame_errors", q.frame_errors}};
+  }
   return j;
 }
 
@@ -92,6 +114,27 @@ PointRecord point_from_json(const Json& j) {
                                 l.at("p50").get<double>(), l.at("p99").get<double>()});
   }
   if (j.contains("error")) p.result.error = j.at("error").get<std::string>();
+  if (j.contains("method")) {
+    CsiPointMetrics m;
+    m.method = j.at("method").get<std::string>();
+    m.cr = j.at("cr").get<std::size_t>();
+    m.feedback_values = j.at("feedback_values").get<std::size_t>();
+    m.samples = j.at("samples").get<std::size_t>();
+    m.nmse_db = j.at("nmse_db").get<double>();
+    m.nmse_db_ci95_low = j.at("nmse_db_ci95").at(0).get<double>();
+    m.nmse_db_ci95_high = j.at("nmse_db_ci95").at(1).get<double>();
+    m.rho = j.at("rho").get<double>();
+    if (!j.at("rho_full_grid").is_null()) m.rho_full = j.at("rho_full_grid").get<double>();
+    m.ber_expected = j.at("ber_expected").get<double>();
+    m.ber_perfect_expected = j.at("ber_perfect_csi_expected").get<double>();
+    const Json& q = j.at("perfect_csi_counts");
+    m.perfect.bits = q.at("bits").get<std::uint64_t>();
+    m.perfect.bit_errors = q.at("bit_errors").get<std::uint64_t>();
+    m.perfect.bit_errors_sumsq = q.at("bit_errors_sumsq").get<double>();
+    m.perfect.frames = q.at("frames").get<std::uint64_t>();
+    m.perfect.frame_errors = q.at("frame_errors").get<std::uint64_t>();
+    p.csi = m;
+  }
   return p;
 }
 
@@ -170,9 +213,132 @@ std::string summary_markdown(const RunRecord& run) {
   return out.str();
 }
 
+std::string ci_text(double lo, double hi, const char* format) {
+  std::ostringstream out;  // (string concatenation here trips GCC 12's -Wrestrict)
+  out << '[' << fmt(format, lo) << ", " << fmt(format, hi) << ']';
+  return out.str();
+}
+
+/// Points of a CSI run in table order: other swept keys, then CR, then sweep order.
+std::vector<const PointRecord*> csi_rows(const RunRecord& run) {
+  std::vector<const PointRecord*> rows;
+  for (const auto& p : run.points) {
+    if (p.csi) rows.push_back(&p);
+  }
+  const auto others = [&](const PointRecord& p) {
+    std::string label;
+    for (const auto& a : series_axes(run)) {
+      if (a != "csi.method" && a != "csi.cr") label += p.swept.count(a) ? p.swept.at(a) : "";
+      label += '|';
+    }
+    return label;
+  };
+  std::stable_sort(rows.begin(), rows.end(), [&](const PointRecord* a, const PointRecord* b) {
+    const std::string la = others(*a), lb = others(*b);
+    if (la != lb) return la < lb;
+    return a->csi->cr < b->csi->cr;
+  });
+  return rows;
+}
+
+const LatencySummary* find_stage(const PointRecord& p, const std::string& stage) {
+  for (const auto& l : p.result.latency) {
+    if (l.stage == stage) return &l;
+  }
+  return nullptr;
+}
+
+std::string csi_csv(const RunRecord& run) {
+  std::ostringstream out;
+  const auto axes = series_axes(run);
+  out << "index";
+  for (const auto& a : axes) out << ',' << a;
+  out << ",method,cr,feedback_values,samples,nmse_db,nmse_db_ci95_low,nmse_db_ci95_high,rho,"
+         "rho_full_grid,esn0_db,bits,bit_errors,ber,ber_ci95_low,ber_ci95_high,ber_expected,"
+         "ber_perfect_csi,ber_perfect_csi_ci95_low,ber_perfect_csi_ci95_high,encoder_p50_us,"
+         "reconstruction_p50_us,wall_s\n";
+  for (const PointRecord* p : csi_rows(run)) {
+    const CsiPointMetrics& m = *p->csi;
+    const Counts& c = p->result.counts;
+    const auto [lo, hi] = ber_interval95(c.bit_errors, c.bits, c.frames, c.bit_errors_sumsq);
+    const Counts& q = m.perfect;
+    const auto [plo, phi] = ber_interval95(q.bit_errors, q.bits, q.frames, q.bit_errors_sumsq);
+    const LatencySummary* enc = find_stage(*p, "encoder");
+    const LatencySummary* dec = find_stage(*p, "reconstruction");
+    out << p->index;
+    for (const auto& a : axes) out << ',' << (p->swept.count(a) ? p->swept.at(a) : "");
+    out << ',' << m.method << ',' << m.cr << ',' << m.feedback_values << ',' << m.samples << ','
+        << fmt("%.4f", m.nmse_db) << ',' << fmt("%.4f", m.nmse_db_ci95_low) << ','
+        << fmt("%.4f", m.nmse_db_ci95_high) << ',' << fmt("%.5f", m.rho) << ','
+        << (m.rho_full ? fmt("%.5f", *m.rho_full) : "") << ',' << p->snr.esn0_db << ',' << c.bits
+        << ',' << c.bit_errors << ',' << fmt("%.6e", ber(c)) << ',' << fmt("%.6e", lo) << ','
+        << fmt("%.6e", hi) << ',' << fmt("%.6e", m.ber_expected) << ',' << fmt("%.6e", ber(q))
+        << ',' << fmt("%.6e", plo) << ',' << fmt("%.6e", phi) << ','
+        << (enc ? fmt("%.2f", enc->p50_us) : "") << ',' << (dec ? fmt("%.2f", dec->p50_us) : "")
+        << ',' << fmt("%.3f", p->result.wall_s) << '\n';
+  }
+  return out.str();
+}
+
+std::string csi_table(const RunRecord& run) {
+  std::ostringstream out;
+  std::vector<std::string> others;
+  for (const auto& a : series_axes(run)) {
+    if (a != "csi.method" && a != "csi.cr") others.push_back(a);
+  }
+  out << "|";
+  for (const auto& a : others) out << ' ' << a << " |";
+  out << " CR | Method | NMSE dB (rho) | NMSE 95% CI | rho, full grid | BER, MRT | BER 95% CI | "
+         "BER, perfect-CSI MRT | encoder p50 (µs) | reconstruction p50 (µs) |\n|";
+  for (std::size_t i = 0; i < others.size() + 10; ++i) out << "---|";
+  out << '\n';
+  std::string previous;
+  for (const PointRecord* p : csi_rows(run)) {
+    const CsiPointMetrics& m = *p->csi;
+    const Counts& c = p->result.counts;
+    const auto [lo, hi] = ber_interval95(c.bit_errors, c.bits, c.frames, c.bit_errors_sumsq);
+    const LatencySummary* enc = find_stage(*p, "encoder");
+    const LatencySummary* dec = find_stage(*p, "reconstruction");
+    std::string group = "|";
+    for (const auto& a : others) group += ' ' + (p->swept.count(a) ? p->swept.at(a) : "") + " |";
+    const std::string cr = " 1/" + std::to_string(m.cr) + " |";
+    // Table I style: the CR (and other keys) only on the first row of their group.
+    out << (group + cr == previous ? std::string(group.size() - 1, ' ') + "|   |" : group + cr);
+    previous = group + cr;
+    out << ' ' << m.method << " | " << fmt("%.2f", m.nmse_db) << " (" << fmt("%.2f", m.rho)
+        << ") | " << ci_text(m.nmse_db_ci95_low, m.nmse_db_ci95_high, "%.2f") << " | "
+        << (m.rho_full ? fmt("%.3f", *m.rho_full) : "-") << " | " << fmt("%.3e", ber(c)) << " | "
+        << ci_text(lo, hi, "%.2e") << " | " << fmt("%.3e", ber(m.perfect)) << " | "
+        << (enc ? fmt("%.1f", enc->p50_us) : "-") << " | " << (dec ? fmt("%.1f", dec->p50_us) : "-")
+        << " |\n";
+  }
+  return out.str();
+}
+
+std::string csi_summary_markdown(const RunRecord& run) {
+  std::ostringstream out;
+  out << "# " << run.scenario << "\n\n";
+  if (!run.description.empty()) out << run.description << "\n\n";
+  out << "Scenario `" << run.source << "`, seed " << run.seed << ", " << run.threads
+      << " threads, git " << run.git_revision << ", " << run.points.size() << " of "
+      << run.planned_points << " points (" << run.status << ").\n\n";
+  const PointRecord* first = run.points.empty() ? nullptr : &run.points.front();
+  if (first && first->csi) {
+    out << first->csi->samples << " test samples, the same for every method. ";
+  }
+  out << "NMSE in dB on the truncated angular-delay matrix (as CsiNet Table I, with rho in "
+         "brackets: cosine similarity on CsiNet's grid, 125 of 257 zero-padded delay-DFT bins; "
+         "`rho, full grid` uses every subcarrier of H_sf where the data has it). BER: QPSK on "
+         "every subcarrier of the MRT downlink beamformed from the fed-back CSI, at the "
+         "scenario's Es/N0 per antenna, next to MRT with perfect CSI (same bits and noise). "
+         "Latency: per block call (batch in the config).\n\n";
+  out << csi_table(run);
+  return out.str();
+}
 }  // namespace
 
 std::string results_table(const RunRecord& run) {
+  if (run.kind == "csi_feedback") return csi_table(run);
   std::ostringstream out;
   const auto axes = series_axes(run);
   out << "|";
@@ -236,6 +402,7 @@ void write_results(const RunRecord& run, const std::filesystem::path& dir) {
   j["seed"] = run.seed;
   j["threads"] = run.threads;
   j["git_revision"] = run.git_revision;
+  j["kind"] = run.kind;
   j["snr_kind"] = run.snr_kind;
   Json config = Json::object();
   for (const auto& [k, v] : run.config) config[k] = v.size() == 1 ? Json(v.front()) : Json(v);
@@ -246,8 +413,10 @@ void write_results(const RunRecord& run, const std::filesystem::path& dir) {
   j["points"] = Json::array();
   for (const auto& p : run.points) j["points"].push_back(point_to_json(p));
   write_file_atomically(dir / "results.json", j.dump(2) + "\n");
-  write_file_atomically(dir / "results.csv", csv(run));
-  write_file_atomically(dir / "summary.md", summary_markdown(run));
+  const bool csi = run.kind == "csi_feedback";
+  write_file_atomically(dir / "results.csv", csi ? csi_csv(run) : csv(run));
+  write_file_atomically(dir / "summary.md",
+                        csi ? csi_summary_markdown(run) : summary_markdown(run));
 }
 
 RunRecord read_results(const std::filesystem::path& json_file) {
@@ -262,6 +431,7 @@ RunRecord read_results(const std::filesystem::path& json_file) {
     run.seed = j.at("seed").get<std::uint64_t>();
     run.threads = j.at("threads").get<unsigned>();
     run.git_revision = j.at("git_revision").get<std::string>();
+    run.kind = j.value("kind", std::string("link"));
     run.snr_kind = j.at("snr_kind").get<std::string>();
     for (const auto& [k, v] : j.at("config").items()) {
       run.config[k] = v.is_array() ? v.get<std::vector<std::string>>()
@@ -277,6 +447,43 @@ RunRecord read_results(const std::filesystem::path& json_file) {
                              ")");
   }
 }
+
+namespace {
+
+/// A gnuplot string literal: single quotes, with ' doubled.
+std::string gnuplot_quoted(const std::string& text) {
+  std::string q = "'";
+  for (char ch : text) q += ch == '\'' ? std::string("''") : std::string(1, ch);
+  return q + "'";
+}
+
+/// Runs gnuplot on `script` inside `dir` (fork/exec with an argument list: nothing passes through
+/// a shell). Returns an error message, or "" on success.
+std::string run_gnuplot(const std::filesystem::path& dir, const std::string& script) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return "cannot start gnuplot";
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+      ::dup2(null, STDOUT_FILENO);
+      ::dup2(null, STDERR_FILENO);
+    }
+    if (::chdir(dir.c_str()) == 0)
+      ::execlp("gnuplot", "gnuplot", script.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return WIFEXITED(status) && WEXITSTATUS(status) == 127
+               ? "gnuplot not found (scripts/setup.sh installs it)"
+               : "gnuplot failed on " + (dir / script.c_str()).string();
+  }
+  return "";
+}
+
+}  // namespace
 
 std::string write_ber_plot(const RunRecord& run, const std::filesystem::path& dir) {
   if (run.points.empty()) return "no points to plot";
@@ -302,51 +509,61 @@ std::string write_ber_plot(const RunRecord& run, const std::filesystem::path& di
   }
   write_file_atomically(dir / "ber.dat", data.str());
   // gnuplot runs inside `dir` on relative file names; labels are quoted for gnuplot.
-  const auto quoted = [](const std::string& text) {
-    std::string q = "'";
-    for (char ch : text) q += ch == '\'' ? std::string("''") : std::string(1, ch);
-    return q + "'";
-  };
   std::ostringstream gp;
   gp << "set terminal svg size 800,560 dynamic enhanced font 'sans,12'\n"
      << "set output 'ber.svg'\n"
      << "set logscale y\nset format y '10^{%L}'\nset grid\nset key bottom left\n"
      << "set xlabel '" << (run.snr_kind == "esn0" ? "E_s/N_0 (dB)" : "E_b/N_0 (dB)") << "'\n"
-     << "set ylabel 'BER'\nset title " << quoted(run.scenario + " (95% CI error bars)")
+     << "set ylabel 'BER'\nset title " << gnuplot_quoted(run.scenario + " (95% CI error bars)")
      << " noenhanced\nplot ";
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const std::string name = labels[i].empty() ? "simulated" : labels[i];
     gp << (i ? ", " : "") << "'ber.dat' index " << i
-       << " using 1:2:3:4 with yerrorlines lw 2 title " << quoted(name) << " noenhanced";
+       << " using 1:2:3:4 with yerrorlines lw 2 title " << gnuplot_quoted(name) << " noenhanced";
     if (any_theory) {
       gp << ", '' index " << i << " using 1:5 with lines dt 2 lc " << i + 1 << " title "
-         << quoted(name + " (theory)") << " noenhanced";
+         << gnuplot_quoted(name + " (theory)") << " noenhanced";
     }
   }
   gp << "\n";
   write_file_atomically(dir / "ber.gp", gp.str());
-  // fork/exec with an argument list: nothing here passes through a shell.
-  const pid_t pid = ::fork();
-  if (pid < 0) return "cannot start gnuplot";
-  if (pid == 0) {
-    const int null = ::open("/dev/null", O_WRONLY);
-    if (null >= 0) {
-      ::dup2(null, STDOUT_FILENO);
-      ::dup2(null, STDERR_FILENO);
+  return run_gnuplot(dir, "ber.gp");
+}
+
+std::string write_nmse_plot(const RunRecord& run, const std::filesystem::path& dir) {
+  // One data block per method (and other swept keys), points sorted by CR.
+  std::map<std::string, std::vector<const PointRecord*>> series;
+  for (const PointRecord* p : csi_rows(run)) {
+    std::string label = p->csi->method;
+    for (const auto& a : series_axes(run)) {
+      if (a != "csi.method" && a != "csi.cr" && p->swept.count(a)) {
+        label += ", " + a.substr(a.find('.') + 1) + "=" + p->swept.at(a);
+      }
     }
-    if (::chdir(dir.c_str()) == 0)
-      ::execlp("gnuplot", "gnuplot", "ber.gp", static_cast<char*>(nullptr));
-    ::_exit(127);
+    series[label].push_back(p);
   }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  if (series.empty()) return "no points to plot";
+  std::ostringstream data, gp;
+  gp << "set terminal svg size 800,560 dynamic enhanced font 'sans,12'\n"
+     << "set output 'nmse.svg'\nset logscale x 2\nset grid\nset key top left\n"
+     << "set xlabel 'compression ratio 1/CR (CR)'\nset ylabel 'NMSE (dB)'\n"
+     << "set title " << gnuplot_quoted(run.scenario + ": NMSE against CR (95% CI)")
+     << " noenhanced\nplot ";
+  std::size_t i = 0;
+  for (const auto& [label, points] : series) {
+    if (i) data << "\n\n";
+    for (const PointRecord* p : points) {
+      data << p->csi->cr << ' ' << p->csi->nmse_db << ' ' << p->csi->nmse_db_ci95_low << ' '
+           << p->csi->nmse_db_ci95_high << '\n';
+    }
+    gp << (i ? ", " : "") << "'nmse.dat' index " << i
+       << " using 1:2:3:4 with yerrorlines lw 2 title " << gnuplot_quoted(label) << " noenhanced";
+    ++i;
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return WIFEXITED(status) && WEXITSTATUS(status) == 127
-               ? "gnuplot not found (scripts/setup.sh installs it)"
-               : "gnuplot failed on " + (dir / "ber.gp").string();
-  }
-  return "";
+  gp << "\n";
+  write_file_atomically(dir / "nmse.dat", data.str());
+  write_file_atomically(dir / "nmse.gp", gp.str());
+  return run_gnuplot(dir, "nmse.gp");
 }
 
 }  // namespace linksim

@@ -15,13 +15,30 @@
 
 namespace linksim {
 
+/// The CSI feedback metrics of one point (scenarios with kind = csi_feedback). The MRT
+/// downlink's bit counts live in PointResult::counts (frames = test samples).
+struct CsiPointMetrics {
+  std::string method;               ///< feedback method, e.g. "lasso"
+  std::size_t cr = 0;               ///< compression ratio 1/cr
+  std::size_t feedback_values = 0;  ///< M real values per sample
+  std::size_t samples = 0;          ///< test samples
+  double nmse_db = 0.0;             ///< 10 log10 mean_n ||x_n - x_hat_n||^2 / ||x_n||^2
+  double nmse_db_ci95_low = 0.0, nmse_db_ci95_high = 0.0;  ///< 95% CI (normal, over samples)
+  double rho = 0.0;                ///< cosine similarity on CsiNet's grid (125 of 257 bins)
+  std::optional<double> rho_full;  ///< on the full Nc-subcarrier grid, when H_sf exists
+  double ber_expected = 0.0;       ///< exact conditional BER given the effective gains
+  Counts perfect;                  ///< the same downlink with perfect-CSI MRT
+  double ber_perfect_expected = 0.0;
+};
+
 /// One finished sweep point.
 struct PointRecord {
   std::size_t index = 0;                     ///< position in the sweep
   std::map<std::string, std::string> swept;  ///< value of every swept key at this point
   SnrPoint snr{};
   PointResult result;
-  std::optional<double> ber_theory;  ///< closed-form BER where one exists
+  std::optional<double> ber_theory;    ///< closed-form BER where one exists
+  std::optional<CsiPointMetrics> csi;  ///< CSI feedback scenarios only
 };
 
 /// A whole run, as written to results.json.
@@ -32,7 +49,8 @@ struct RunRecord {
   std::uint64_t seed = 1;
   unsigned threads = 1;
   std::string git_revision;
-  std::string snr_kind;                                    ///< "ebn0" or "esn0": which SNR is swept
+  std::string kind = "link";  ///< scenario kind: "link" (BER sweep) or "csi_feedback"
+  std::string snr_kind;       ///< "ebn0" or "esn0": which SNR is swept
   std::map<std::string, std::vector<std::string>> config;  ///< every key, as run
   std::vector<std::string> axes;                           ///< swept keys, outermost first
   std::size_t planned_points = 0;
@@ -46,6 +64,10 @@ void write_results(const RunRecord& run, const std::filesystem::path& dir);
 /// Makes ber.svg in `dir` with gnuplot from results.csv. Returns an error message, or "" on
 /// success (a missing gnuplot is reported, not fatal).
 std::string write_ber_plot(const RunRecord& run, const std::filesystem::path& dir);
+
+/// Makes nmse.svg in `dir` (NMSE against CR, one curve per method) for a CSI feedback run.
+/// Returns an error message, or "" on success.
+std::string write_nmse_plot(const RunRecord& run, const std::filesystem::path& dir);
 
 /// Reads results.json back (for --resume). Throws std::runtime_error on a malformed file.
 RunRecord read_results(const std::filesystem::path& json_file);
