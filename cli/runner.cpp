@@ -193,6 +193,18 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
   run.planned_points = prepared.points.size();
   run.status = "running";
 
+  // CSI scenarios: the test set is loaded once, before any result is written (a bad data file is
+  // an input error), and shared by the points.
+  std::unique_ptr<CsiTestSet> test_set;
+  std::string test_set_key;
+  const auto load_test_set = [&](const PointConfig& pc, std::ostream& out) {
+    if (test_set && csi_test_set_key(pc) == test_set_key) return;
+    test_set_key = csi_test_set_key(pc);
+    test_set = load_csi_test_set(pc, run.threads);
+    out << "CSI test set: " << test_set->h_ad.n_slices << " samples, " << test_set->source << "\n";
+  };
+  if (csi) load_test_set(first, log);
+
   const std::filesystem::path dir = output_dir(options, prepared.name);
   prepare_output_dir(dir);
   const FolderLock lock(dir);
@@ -222,8 +234,6 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
   }
 
   const bool live = options.progress && ::isatty(STDERR_FILENO) != 0;
-  std::unique_ptr<CsiTestSet> test_set;  // CSI scenarios: loaded once, shared by the points
-  std::string test_set_key;
   const double ber_floor = first.real("stop.ber_floor");
   std::vector<PointRecord> done = run.points;
   write_results(run, dir);
@@ -252,12 +262,7 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
     if (below_floor) continue;
 
     if (csi) {
-      if (!test_set || csi_test_set_key(pc) != test_set_key) {
-        test_set_key = csi_test_set_key(pc);
-        test_set = load_csi_test_set(pc, run.threads);
-        log << "CSI test set: " << test_set->h_ad.n_slices << " samples, " << test_set->source
-            << "\n";
-      }
+      load_test_set(pc, log);
       if (live) {
         std::fprintf(stderr, "\r\033[K[%zu/%zu] %s CR %s ...", i + 1, prepared.points.size(),
                      pc.text("csi.method").c_str(), pc.text("csi.cr").c_str());

@@ -232,7 +232,17 @@ BOOST_AUTO_TEST_CASE(other_scenario_errors) {
         {"swept_setting.ini", "stop.max_bits"}},
        {"garbage.ini",
         std::string("\x01\xff\xfe garbage \x7f\n\x00 = \x02\n", 20),
-        {"garbage.ini"}}},
+        {"garbage.ini"}},
+       {"csi_missing_data.ini",
+        "kind = csi_feedback\n[csi]\ndata = nowhere.h5\n[sweep]\nsnr_db = 0\n",
+        {"csi_missing_data.ini", "csi.data", "nowhere.h5"},
+        true},
+       {"csi_not_a_dataset.ini",
+        "kind = csi_feedback\n[csi]\ndata = csi_not_a_dataset.ini\n[sweep]\nsnr_db = 0\n",
+        {"csi.data", "csi_not_a_dataset.ini"}},
+       {"csi_bad_method.ini",
+        "kind = csi_feedback\n[csi]\nmethod = tval4\n[sweep]\nsnr_db = 0\n",
+        {"csi_bad_method.ini", "csi.method", "lasso"}}},
       "cli_other");
 }
 

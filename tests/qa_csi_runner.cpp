@@ -1,0 +1,167 @@
+// qa_csi_runner: CSI feedback scenarios (kind = csi_feedback) run through the library: the
+// documented result fields, thread-count independence, a dataset file giving the same results as
+// generating the same drops, data without H_sf, crash and resume, and bad dataset files.
+#define BOOST_TEST_MODULE qa_csi_runner
+#include <boost/test/unit_test.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+
+#include "channels/csi_dataset.hpp"
+#include "cli/runner.hpp"
+#include "qa_common.hpp"
+#include "results/results.hpp"
+
+using namespace linksim;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Two methods x two CRs on 12 generated indoor drops.
+std::string scenario(const std::string& extra = "") {
+  return "kind = csi_feedback\n"
+         "[csi]\n"
+         "channel = cost2100_indoor\n"
+         "samples = 12\n"
+         "data_seed = 5\n"
+         "method = omp, amp\n"
+         "cr = 4, 32\n" +
+         extra +
+         "[sweep]\n"
+         "snr = esn0\n"
+         "snr_db = -10\n"
+         "[run]\n"
+         "seed = 3\n";
+}
+
+RunRecord run(const fs::path& ini, const fs::path& out, unsigned threads) {
+  RunOptions o;
+  o.scenario_file = ini;
+  o.out = out;
+  o.threads = threads;
+  o.progress = false;
+  o.plot = false;
+  std::ostringstream log;
+  return run_scenario(o, log);
+}
+
+void check_same(const RunRecord& a, const RunRecord& b) {
+  BOOST_REQUIRE_EQUAL(a.points.size(), b.points.size());
+  for (std::size_t i = 0; i < a.points.size(); ++i) {
+    const auto& p = *a.points[i].csi;
+    const auto& q = *b.points[i].csi;
+    BOOST_TEST(p.method == q.method);
+    BOOST_TEST(p.cr == q.cr);
+    BOOST_TEST(p.nmse_db == q.nmse_db, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(p.rho == q.rho, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(a.points[i].result.counts.bit_errors == b.points[i].result.counts.bit_errors);
+    BOOST_TEST(p.perfect.bit_errors == q.perfect.bit_errors);
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_csi_run_writes_the_documented_fields) {
+  const qa::TempDir dir("csi_runner_fields");
+  qa::write_text(dir / "s.ini", scenario());
+  const RunRecord r = run(dir / "s.ini", dir / "out", 2);
+  BOOST_TEST(r.kind == "csi_feedback");
+  BOOST_REQUIRE(r.points.size() == 4U);
+  const auto j = nlohmann::json::parse(qa::read_text(dir / "out" / "results.json"));
+  BOOST_TEST(j.at("kind").get<std::string>() == "csi_feedback");
+  for (const auto& p : j.at("points")) {
+    for (const char* key : {"method", "cr", "nmse_db", "nmse_db_ci95", "rho", "rho_full_grid",
+                            "samples", "ber", "ber_ci95", "ber_perfect_csi", "latency_us"}) {
+      BOOST_TEST(p.contains(key), key);
+    }
+    BOOST_TEST(p.at("samples").get<int>() == 12);
+    const double nmse = p.at("nmse_db").get<double>();
+    BOOST_TEST(p.at("nmse_db_ci95")[0].get<double>() <= nmse);
+    BOOST_TEST(p.at("nmse_db_ci95")[1].get<double>() >= nmse);
+    BOOST_TEST(p.at("rho").get<double>() > 0.0);
+    BOOST_TEST(p.at("rho").get<double>() <= 1.0);
+    BOOST_TEST(p.at("latency_us").contains("encoder"));
+    BOOST_TEST(p.at("latency_us").contains("reconstruction"));
+    BOOST_TEST(p.at("latency_us").at("encoder").at("calls").get<int>() == 12);
+    // 1024 subcarriers x 1 QPSK symbol x 2 bits per sample.
+    BOOST_TEST(p.at("bits").get<int>() == 12 * 2048);
+    // Imperfect CSI cannot beat perfect CSI on the same bits and noise by more than chance.
+    BOOST_TEST(p.at("ber").get<double>() >= p.at("ber_perfect_csi").get<double>() - 0.01);
+  }
+  // More feedback, better CSI: CR 4 beats CR 32 for each method.
+  for (std::size_t m = 0; m < 2; ++m) {
+    BOOST_TEST(r.points[2 * m].csi->cr == 4U);
+    BOOST_TEST(r.points[2 * m].csi->nmse_db < r.points[2 * m + 1].csi->nmse_db - 3.0);
+  }
+  // The conditional-expectation BER agrees with the counted one (24576 bits a point).
+  for (const auto& p : r.points) {
+    const double n = static_cast<double>(p.result.counts.bits);
+    const double counted = static_cast<double>(p.result.counts.bit_errors) / n;
+    // Bits of one sample share its channel: allow for that with a wide (10 sigma) margin.
+    BOOST_TEST(
+        std::abs(counted - p.csi->ber_expected) < 10 * std::sqrt(p.csi->ber_expected / n * 12),
+        p.csi->method);
+  }
+  const std::string summary = qa::read_text(dir / "out" / "summary.md");
+  BOOST_TEST(summary.find("| 1/4 | omp |") != std::string::npos, summary);
+  BOOST_TEST(summary.find("NMSE dB (rho)") != std::string::npos);
+  // read_results keeps the CSI fields (for --resume).
+  const RunRecord back = read_results(dir / "out" / "results.json");
+  check_same(r, back);
+}
+
+BOOST_AUTO_TEST_CASE(thread_count_does_not_change_csi_results) {
+  const qa::TempDir dir("csi_runner_threads");
+  qa::write_text(dir / "s.ini", scenario("batch = 5\n"));
+  check_same(run(dir / "s.ini", dir / "one", 1), run(dir / "s.ini", dir / "two", 2));
+}
+
+BOOST_AUTO_TEST_CASE(a_dataset_file_gives_the_same_results_as_generating_it) {
+  const qa::TempDir dir("csi_runner_data");
+  write_csi_hdf5(dir / "full.h5",
+                 generate_csi_dataset(Cost2100Scenario::IndoorHall5GHz, 12, 5, 2, true));
+  write_csi_hdf5(dir / "ad_only.h5",
+                 generate_csi_dataset(Cost2100Scenario::IndoorHall5GHz, 12, 5, 2, false));
+  qa::write_text(dir / "gen.ini", scenario());
+  qa::write_text(dir / "file.ini", scenario("data = " + (dir / "full.h5").string() + "\n"));
+  qa::write_text(dir / "ad.ini", scenario("data = " + (dir / "ad_only.h5").string() + "\n"));
+  const RunRecord gen = run(dir / "gen.ini", dir / "gen", 2);
+  const RunRecord file = run(dir / "file.ini", dir / "file", 2);
+  // float32 storage: the metrics agree to float precision, the bit errors exactly or nearly.
+  for (std::size_t i = 0; i < gen.points.size(); ++i) {
+    BOOST_TEST(gen.points[i].csi->nmse_db == file.points[i].csi->nmse_db,
+               boost::test_tools::tolerance(1e-3));
+    BOOST_TEST(gen.points[i].csi->rho == file.points[i].csi->rho,
+               boost::test_tools::tolerance(1e-4));
+  }
+  // Without H_sf the true channel comes from the truncated H_ad and rho_full is absent.
+  const RunRecord ad = run(dir / "ad.ini", dir / "ad", 2);
+  BOOST_TEST(!ad.points.front().csi->rho_full.has_value());
+  BOOST_TEST(gen.points.front().csi->rho_full.has_value());
+  BOOST_TEST(ad.points.front().csi->nmse_db == gen.points.front().csi->nmse_db,
+             boost::test_tools::tolerance(1e-3));
+}
+
+BOOST_AUTO_TEST_CASE(bad_dataset_files_are_config_errors) {
+  const qa::TempDir dir("csi_runner_bad");
+  qa::write_text(dir / "text.h5", "not a dataset\n");
+  write_csi_hdf5(dir / "small.h5",
+                 generate_csi_dataset(Cost2100Scenario::IndoorHall5GHz, 3, 5, 1, false));
+  const std::pair<std::string, std::string> cases[] = {
+      {"data = " + (dir / "missing.h5").string() + "\n", "is not a readable file"},
+      {"data = " + (dir / "text.h5").string() + "\n", "csi.data"},
+      {"data = " + (dir / "small.h5").string() + "\n", "has 3"},
+  };
+  for (const auto& [extra, expect] : cases) {
+    qa::write_text(dir / "s.ini", scenario(extra));
+    try {
+      run(dir / "s.ini", dir / "out", 1);
+      BOOST_ERROR("no error for " << extra);
+    } catch (const ConfigError& e) {
+      BOOST_TEST(std::string(e.what()).find(expect) != std::string::npos, e.what());
+    }
+  }
+}
