@@ -38,4 +38,27 @@ arma::cx_mat from_angular_delay(const arma::cx_mat& h_ad, std::size_t nc) {
   return out;
 }
 
+namespace {
+void check_scale(double scale) {
+  if (!(scale > 0.0) || !std::isfinite(scale)) {
+    throw std::invalid_argument("CsiNet normalisation: scale must be positive and finite");
+  }
+}
+}  // namespace
+
+arma::mat csinet_normalize(const arma::mat& x, double scale) {
+  check_scale(scale);
+  return 0.5 + x / (2.0 * scale);
+}
+
+arma::mat csinet_denormalize(const arma::mat& v, double scale) {
+  check_scale(scale);
+  return (v - 0.5) * (2.0 * scale);
+}
+
+double csinet_scale(const arma::mat& x) {
+  const double m = x.is_empty() ? 0.0 : arma::abs(x).max();
+  return m > 0.0 ? m : 1.0;
+}
+
 }  // namespace linksim

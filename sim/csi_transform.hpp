@@ -32,4 +32,17 @@ arma::cx_mat truncate_delay(const arma::cx_mat& h_ad, std::size_t n_delay = kCsi
 ///         after truncation it is exact whenever H_ad's energy lies in the kept rows.
 arma::cx_mat from_angular_delay(const arma::cx_mat& h_ad, std::size_t nc);
 
+/// CsiNet's normalisation of real CSI values (the flattened real and imaginary parts of H_ad) to
+/// [0, 1] around an offset of 0.5: v = 0.5 + x / (2 scale). With scale >= max |x| every value lands
+/// in [0, 1] (CsiNet's sigmoid output range); x = 0 maps to 0.5. Reversible:
+/// csinet_denormalize(csinet_normalize(x, s), s) == x up to rounding.
+/// \param x real values (any shape, any unit), \param scale > 0 in the unit of x: a dataset-wide
+///        constant (CsiNet) or per sample (our NN blocks), e.g. csinet_scale(x).
+/// Throws std::invalid_argument unless scale > 0 and finite.
+arma::mat csinet_normalize(const arma::mat& x, double scale);
+/// Inverse of csinet_normalize: x = (v - 0.5) * 2 scale.
+arma::mat csinet_denormalize(const arma::mat& v, double scale);
+/// The smallest scale that maps every value of x into [0, 1]: max |x| (1 if x is all zero).
+double csinet_scale(const arma::mat& x);
+
 }  // namespace linksim

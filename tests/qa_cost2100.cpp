@@ -140,3 +140,18 @@ BOOST_AUTO_TEST_CASE(statistics_follow_the_parameter_sets) {
                                                      << ", AoD spread "
                                                      << indoor.single_cluster_angle_deg << " deg");
 }
+
+BOOST_AUTO_TEST_CASE(csinet_normalisation_maps_to_the_unit_interval_and_back) {
+  RandomStream rng(8);
+  arma::mat x(2048, 3);
+  for (auto& v : x) v = 1e-4 * rng.normal();
+  const double s = csinet_scale(x);
+  BOOST_TEST(s == arma::abs(x).max());
+  const arma::mat v = csinet_normalize(x, s);
+  BOOST_TEST(v.min() >= 0.0);
+  BOOST_TEST(v.max() <= 1.0);
+  BOOST_TEST(std::abs(csinet_normalize(arma::mat(1, 1, arma::fill::zeros), s)(0) - 0.5) == 0.0);
+  BOOST_TEST(arma::approx_equal(csinet_denormalize(v, s), x, "absdiff", 1e-18));
+  BOOST_CHECK_THROW(csinet_normalize(x, 0.0), std::invalid_argument);
+  BOOST_TEST(csinet_scale(arma::mat(4, 4, arma::fill::zeros)) == 1.0);
+}
