@@ -420,3 +420,49 @@ BOOST_AUTO_TEST_CASE(shipped_scenarios_validate_and_list) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(csi_datasets)
+
+BOOST_AUTO_TEST_CASE(dataset_and_channel_stats_follow_the_parameter_sets) {
+  // `linksim dataset` then `linksim channel-stats` on each COST 2100 set. Expected values: nearly
+  // all energy in the first 32 delay rows; the RMS delay spread of the outdoor sets near
+  // sqrt(sigma_tau^2 + (1 / (2 k_tau))^2) (tests/qa_cost2100.cpp derives it), +-35%: LOS
+  // 139 ns / k_tau = 1.21 ln 10 per us -> 227 ns, NLOS 317 ns / 0.72 ln 10 per us -> 437 ns; the
+  // indoor spread (~30 ns) is below the 50 ns tap spacing, so only the bound < 100 ns is checked.
+  // Outdoor channels are richer: more bins hold 90% of their energy than indoors.
+  const qa::TempDir dir("cli_dataset");
+  const char* names[] = {"cost2100_indoor", "cost2100_outdoor_los", "cost2100_outdoor_nlos"};
+  std::vector<std::vector<std::string>> make;
+  for (const char* n : names) {
+    make.push_back({"dataset", "--channel", n, "--samples", "150", "--seed", "4", "--out",
+                    std::string(n) + ".h5", "--full", "--threads", "1"});
+  }
+  for (const Result& r : run_cli_all(make, dir.path())) BOOST_REQUIRE_MESSAGE(r.status == 0, r.err);
+  std::vector<std::vector<std::string>> stats;
+  for (const char* n : names) stats.push_back({"channel-stats", std::string(n) + ".h5"});
+  const std::vector<Result> r = run_cli_all(stats, dir.path());
+  std::vector<nlohmann::json> j;
+  for (const Result& x : r) {
+    BOOST_REQUIRE_MESSAGE(x.status == 0, x.err);
+    j.push_back(nlohmann::json::parse(x.out));
+  }
+  for (const auto& s : j) {
+    BOOST_TEST(s.at("samples").get<int>() == 150);
+    BOOST_TEST(s.at("energy_fraction_in_delay_rows").get<double>() > 0.93);
+  }
+  BOOST_TEST(j[0].at("rms_delay_spread_s").get<double>() < 100e-9);
+  BOOST_TEST(std::abs(j[1].at("rms_delay_spread_s").get<double>() / 227e-9 - 1) < 0.35);
+  BOOST_TEST(std::abs(j[2].at("rms_delay_spread_s").get<double>() / 437e-9 - 1) < 0.35);
+  BOOST_TEST(j[0].at("bins_for_90_percent_energy").get<double>() <
+             j[1].at("bins_for_90_percent_energy").get<double>());
+  // Bad dataset files: clear message, exit code 2.
+  qa::write_text(dir / "text.h5", "not hdf5\n");
+  const std::vector<Result> bad =
+      run_cli_all({{"channel-stats", "text.h5"}, {"channel-stats", "missing.h5"}}, dir.path());
+  for (const Result& b : bad) {
+    BOOST_TEST(b.status == 2, b.err);
+    BOOST_TEST(contains(b.err, ".h5"), b.err);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
