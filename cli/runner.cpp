@@ -238,6 +238,18 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
   std::vector<PointRecord> done = run.points;
   write_results(run, dir);
 
+  // A finished point: reported, added in index order, and written out at once.
+  const auto commit = [&](const PointRecord& rec) {
+    if (rec.result.reason == StopReason::NumericalError) {
+      log << "point " << rec.index << " stopped: " << rec.result.error << "\n";
+    }
+    done.push_back(rec);
+    std::sort(done.begin(), done.end(),
+              [](const auto& a, const auto& b) { return a.index < b.index; });
+    run.points = done;
+    write_results(run, dir);
+    if (hook) hook(rec);
+  };
   for (std::size_t i = 0; i < prepared.points.size(); ++i) {
     const PointConfig& pc = prepared.points[i];
     PointRecord rec;
@@ -274,15 +286,7 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
       log << "point " << i + 1 << "/" << prepared.points.size() << ": " << rec.csi->method << " CR "
           << rec.csi->cr << ": NMSE " << rec.csi->nmse_db << " dB, rho " << rec.csi->rho << ", BER "
           << ber(rec.result.counts) << " (" << rec.result.wall_s << " s)\n";
-      if (rec.result.reason == StopReason::NumericalError) {
-        log << "point " << i << " stopped: " << rec.result.error << "\n";
-      }
-      done.push_back(rec);
-      std::sort(done.begin(), done.end(),
-                [](const auto& a, const auto& b) { return a.index < b.index; });
-      run.points = done;
-      write_results(run, dir);
-      if (hook) hook(rec);
+      commit(rec);
       continue;
     }
     const unsigned k = point_bits_per_symbol(pc);
@@ -313,16 +317,7 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
     }
     rec.result = run_point(factory, job, progress);
     if (live) std::fprintf(stderr, "\r\033[K");
-    if (rec.result.reason == StopReason::NumericalError) {
-      log << "point " << i << " stopped: " << rec.result.error << "\n";
-    }
-
-    done.push_back(rec);
-    std::sort(done.begin(), done.end(),
-              [](const auto& a, const auto& b) { return a.index < b.index; });
-    run.points = done;
-    write_results(run, dir);
-    if (hook) hook(rec);
+    commit(rec);
   }
   run.status = "complete";
   write_results(run, dir);

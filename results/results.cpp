@@ -184,13 +184,20 @@ std::string csv(const RunRecord& run) {
   return out.str();
 }
 
-std::string summary_markdown(const RunRecord& run) {
+/// The top of summary.md: name, description, provenance.
+std::string summary_header(const RunRecord& run) {
   std::ostringstream out;
   out << "# " << run.scenario << "\n\n";
   if (!run.description.empty()) out << run.description << "\n\n";
   out << "Scenario `" << run.source << "`, seed " << run.seed << ", " << run.threads
       << " threads, git " << run.git_revision << ", " << run.points.size() << " of "
       << run.planned_points << " points (" << run.status << ").\n\n";
+  return out.str();
+}
+
+std::string summary_markdown(const RunRecord& run) {
+  std::ostringstream out;
+  out << summary_header(run);
   out << "BER and FER with 95% confidence intervals (FER: Clopper-Pearson; BER: Clopper-Pearson "
          "widened to the frame-level interval when errors cluster within frames); `theory` is "
          "the closed form where one exists.\n\n";
@@ -317,11 +324,7 @@ std::string csi_table(const RunRecord& run) {
 
 std::string csi_summary_markdown(const RunRecord& run) {
   std::ostringstream out;
-  out << "# " << run.scenario << "\n\n";
-  if (!run.description.empty()) out << run.description << "\n\n";
-  out << "Scenario `" << run.source << "`, seed " << run.seed << ", " << run.threads
-      << " threads, git " << run.git_revision << ", " << run.points.size() << " of "
-      << run.planned_points << " points (" << run.status << ").\n\n";
+  out << summary_header(run);
   const PointRecord* first = run.points.empty() ? nullptr : &run.points.front();
   if (first && first->csi) {
     out << first->csi->samples << " test samples, the same for every method. ";
