@@ -9,6 +9,7 @@ void bpsk_map(const std::uint8_t* bits, double* x, std::size_t n);
 void sign_decisions(const double* y, std::uint8_t* bits, std::size_t n);
 std::uint64_t count_mismatches(const std::uint8_t* a, const std::uint8_t* b, std::size_t n);
 void add_in_place(double* y, const double* x, std::size_t n);
+bool all_finite(const double* v, std::size_t n);
 }  // namespace avx2
 
 void bpsk_map(const std::uint8_t* bits, double* x, std::size_t n) {
@@ -25,6 +26,10 @@ std::uint64_t count_mismatches(const std::uint8_t* a, const std::uint8_t* b, std
 
 void add_in_place(double* y, const double* x, std::size_t n) {
   has_avx2() ? avx2::add_in_place(y, x, n) : add_in_place_impl(y, x, n);
+}
+
+bool all_finite(const double* v, std::size_t n) {
+  return has_avx2() ? avx2::all_finite(v, n) : all_finite_impl(v, n);
 }
 
 }  // namespace linksim::kernels

@@ -1,7 +1,9 @@
-// Loop bodies of sim/kernels.hpp, compiled once per instruction set (kernels.cpp: baseline,
-// kernels_avx2.cpp: -mavx2). Internal linkage keeps the copies apart.
+// Portable loop bodies of sim/kernels.hpp (kernels.cpp). kernels_avx2.cpp has AVX2 versions that
+// give the same results and uses these for the last few elements. Internal linkage keeps the
+// copies of the two builds apart.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -9,7 +11,10 @@ namespace linksim::kernels {
 namespace {
 
 void bpsk_map_impl(const std::uint8_t* __restrict bits, double* __restrict x, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) x[i] = 1.0 - 2.0 * static_cast<double>(bits[i]);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t sign = static_cast<std::uint64_t>(bits[i] & 1U) << 63;
+    x[i] = std::bit_cast<double>(0x3ff0000000000000ULL | sign);
+  }
 }
 
 void sign_decisions_impl(const double* __restrict y, std::uint8_t* __restrict bits, std::size_t n) {
@@ -31,6 +36,13 @@ std::uint64_t count_mismatches_impl(const std::uint8_t* __restrict a,
 
 void add_in_place_impl(double* __restrict y, const double* __restrict x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+bool all_finite_impl(const double* v, std::size_t n) {
+  // v - v is 0 for finite v and NaN for NaN and +-Inf; a sum of them is NaN iff one is.
+  double acc = 0.0;
+  for (std::size_t i = 0; i < n; ++i) acc += v[i] - v[i];
+  return acc == 0.0;
 }
 
 }  // namespace
