@@ -55,11 +55,15 @@ double LatencyHistogram::quantile_seconds(double q) const {
 }
 
 LatencyRecorder::LatencyRecorder(std::vector<std::string> stage_names)
-    : names_(std::move(stage_names)), stages_(names_.size()) {}
+    : names_(std::move(stage_names)), stages_(names_.size()), untimed_(names_.size(), 0) {}
 
 void LatencyRecorder::merge(const LatencyRecorder& other) {
   if (other.names_ != names_) throw std::logic_error("merging latency of different links");
-  for (std::size_t i = 0; i < stages_.size(); ++i) stages_[i].merge(other.stages_[i]);
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    stages_[i].merge(other.stages_[i]);
+    untimed_[i] += other.untimed_[i];
+  }
+  frames_ += other.frames_;
 }
 
 std::vector<LatencySummary> LatencyRecorder::summary() const {
@@ -67,7 +71,7 @@ std::vector<LatencySummary> LatencyRecorder::summary() const {
   out.reserve(stages_.size());
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     const auto& h = stages_[i];
-    out.push_back({names_[i], names_[i], h.count(), 1e6 * h.mean_seconds(),
+    out.push_back({names_[i], names_[i], h.count() + untimed_[i], 1e6 * h.mean_seconds(),
                    1e6 * h.quantile_seconds(0.50), 1e6 * h.quantile_seconds(0.99)});
   }
   return out;

@@ -39,10 +39,22 @@ class LatencyHistogram {
 };
 
 /// One histogram per stage of a link; one recorder per worker thread, merged at the end.
+///
+/// Reading the clock costs tens of nanoseconds, so a frame loop may time a sample of its frames
+/// (time_next_frame) and only count the calls of the others (count_untimed): the summary's
+/// `calls` counts every call, its mean and percentiles come from the timed ones.
 class LatencyRecorder {
  public:
+  /// Frames time_next_frame picks: the first, then one in kSampleEvery.
+  static constexpr std::uint64_t kSampleEvery = 16;
+
   explicit LatencyRecorder(std::vector<std::string> stage_names);
+  /// A timed call of `stage`.
   void record(std::size_t stage, double seconds) { stages_[stage].record(seconds); }
+  /// A call of `stage` that was not timed.
+  void count_untimed(std::size_t stage) { ++untimed_[stage]; }
+  /// Whether the caller should time the stages of its next frame.
+  bool time_next_frame() { return frames_++ % kSampleEvery == 0; }
   void merge(const LatencyRecorder& other);
   std::vector<LatencySummary> summary() const;
   const std::vector<std::string>& stage_names() const { return names_; }
@@ -50,6 +62,8 @@ class LatencyRecorder {
  private:
   std::vector<std::string> names_;
   std::vector<LatencyHistogram> stages_;
+  std::vector<std::uint64_t> untimed_;
+  std::uint64_t frames_ = 0;
 };
 
 /// Times one call of a stage: records the wall time from construction to destruction.

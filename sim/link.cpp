@@ -9,6 +9,26 @@ namespace {
 
 enum Stage : std::size_t { kSource, kMapper, kChannel, kEqualizer, kDemapper };
 
+/// Calls f; times it when `timed` (sampled frames, see LatencyRecorder), else counts the call.
+template <class F>
+void run_stage(LatencyRecorder& latency, bool timed, std::size_t stage, F&& f) {
+  if (!timed) {
+    f();
+    latency.count_untimed(stage);
+    return;
+  }
+  const StageTimer timer(latency, stage);
+  f();
+}
+
+/// True when every sample of the signal is finite (a complex vector is 2n doubles).
+bool finite(const Signal& s) {
+  if (const auto* re = std::get_if<arma::vec>(&s))
+    return kernels::all_finite(re->memptr(), re->n_elem);
+  const auto& cx = std::get<arma::cx_vec>(s);
+  return kernels::all_finite(reinterpret_cast<const double*>(cx.memptr()), 2 * cx.n_elem);
+}
+
 }  // namespace
 
 Link::Link(LinkBlocks blocks, std::size_t frame_bits)
@@ -35,36 +55,22 @@ std::vector<std::string> Link::stage_blocks() const {
 }
 
 FrameOutcome Link::run_frame(double n0, RandomStream& rng, LatencyRecorder& latency) {
-  {
-    StageTimer t(latency, kSource);
-    blocks_.source->generate(frame_bits_, rng, bits_);
-  }
-  {
-    StageTimer t(latency, kMapper);
-    blocks_.mapper->map(bits_, tx_);
-  }
-  {
-    StageTimer t(latency, kChannel);
-    blocks_.channel->apply(tx_, n0, rng, rx_, state_);
-  }
-  {
-    StageTimer t(latency, kEqualizer);
-    blocks_.equalizer->equalize(rx_, state_, n0, eq_);
-  }
+  const bool timed = latency.time_next_frame();
+  run_stage(latency, timed, kSource, [&] { blocks_.source->generate(frame_bits_, rng, bits_); });
+  run_stage(latency, timed, kMapper, [&] { blocks_.mapper->map(bits_, tx_); });
+  run_stage(latency, timed, kChannel, [&] { blocks_.channel->apply(tx_, n0, rng, rx_, state_); });
+  run_stage(latency, timed, kEqualizer, [&] { blocks_.equalizer->equalize(rx_, state_, n0, eq_); });
   // NaN/Inf propagate through the equaliser, so one check covers the channel too; the channel's
   // output is only inspected to name the culprit.
-  if (!signal_is_finite(eq_.y) || !eq_.n0.is_finite()) {
-    if (!signal_is_finite(rx_)) {
+  if (!finite(eq_.y) || !kernels::all_finite(eq_.n0.memptr(), eq_.n0.n_elem)) {
+    if (!finite(rx_)) {
       throw NumericalError("channel '" + blocks_.channel->name() +
                            "' produced NaN/Inf samples (n0 = " + std::to_string(n0) + ")");
     }
     throw NumericalError("equalizer '" + blocks_.equalizer->name() + "' produced NaN/Inf samples");
   }
-  {
-    StageTimer t(latency, kDemapper);
-    blocks_.demapper->demap(eq_, bits_hat_, llr_);
-  }
-  if (!llr_.is_empty() && !llr_.is_finite()) {
+  run_stage(latency, timed, kDemapper, [&] { blocks_.demapper->demap(eq_, bits_hat_, llr_); });
+  if (!kernels::all_finite(llr_.memptr(), llr_.n_elem)) {
     throw NumericalError("demapper '" + blocks_.demapper->name() + "' produced NaN/Inf LLRs");
   }
   FrameOutcome out;
