@@ -2,7 +2,6 @@
 #include <span>
 
 #include "channels/channels.hpp"
-#include "sim/kernels.hpp"
 
 namespace linksim {
 namespace {
@@ -20,8 +19,8 @@ class AwgnChannel final : public Channel {
       if (!std::holds_alternative<arma::vec>(y)) y = arma::vec();
       auto& out = std::get<arma::vec>(y);
       out.set_size(re->n_elem);
-      rng.fill_normal(std::span(out.memptr(), out.n_elem), sigma);
-      kernels::add_in_place(out.memptr(), re->memptr(), out.n_elem);
+      rng.add_normal(std::span(out.memptr(), out.n_elem), std::span(re->memptr(), re->n_elem),
+                     sigma);
       return;
     }
     const auto& cx = std::get<arma::cx_vec>(x);
@@ -29,8 +28,8 @@ class AwgnChannel final : public Channel {
     auto& out = std::get<arma::cx_vec>(y);
     out.set_size(cx.n_elem);
     // A complex vector is stored as interleaved (re, im) doubles.
-    rng.fill_normal(std::span(reinterpret_cast<double*>(out.memptr()), 2 * out.n_elem), sigma);
-    out += cx;
+    rng.add_normal(std::span(reinterpret_cast<double*>(out.memptr()), 2 * out.n_elem),
+                   std::span(reinterpret_cast<const double*>(cx.memptr()), 2 * cx.n_elem), sigma);
   }
 };
 

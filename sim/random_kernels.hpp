@@ -13,6 +13,18 @@
 #include "sim/random.hpp"
 
 namespace linksim {
+namespace detail {
+
+/// Fast-path table entry of the single-word ziggurat (RandomStream::add_normal), indexed by the
+/// top 9 bits of a 32-bit word: k = (sign << 8) | layer. Shared by both builds (plain data).
+struct Zig32Entry {
+  float x;  ///< x[layer] rounded to float, negated when the sign bit is set
+  float
+      ratio;  ///< x[layer+1] / x[layer] rounded down: u below it lies inside the layer's rectangle
+};
+
+}  // namespace detail
+
 namespace {
 
 using LaneState = std::array<std::array<std::uint64_t, RandomStream::kLanes>, 4>;
@@ -114,6 +126,40 @@ inline void ziggurat_kernel(const std::uint64_t* words, double* out, std::uint64
     V::store(out + j, V::as_d(V::bxor(V::as_i(z), sign)));
     V::store_i(accept + j, V::gt_mask(V::gather(ratio, layer), u));
   }
+}
+
+inline constexpr std::size_t kZig32Entries = 2 * kZigguratLayers;
+using detail::Zig32Entry;
+
+/// Word j of a buffer of 64-bit words read as 32-bit words (low half first).
+inline std::uint32_t word32(const std::uint64_t* words, std::size_t j) {
+  return static_cast<std::uint32_t>(words[j >> 1] >> (32 * (j & 1)));
+}
+
+/// The uniform u in [0, 1) of a single-word ziggurat draw: its low 23 bits, exactly.
+inline float zig32_uniform(std::uint32_t w) {
+  return std::bit_cast<float>((w & 0x7fffffU) | 0x3f800000U) - 1.0f;
+}
+
+/// Fast path of the single-word ziggurat for the 32-bit words [begin, n) of `words`:
+/// y[j] = x[j] + stddev * z_j with z_j = u * table[w >> 23].x (float), accepted when
+/// u < table[w >> 23].ratio. Every y[j] is written; each miss appends (j << 8) | 1 to `rejected`
+/// (the caller redoes y[j] on the slow path). Returns the new number of entries in `rejected`.
+/// The AVX2 kernel does the same IEEE operations eight words at a time (entries
+/// (j << 8) | lane mask for a group starting at j).
+inline std::size_t zig32_add_scalar(const std::uint64_t* words, const double* x, double* y,
+                                    std::size_t begin, std::size_t n, const Zig32Entry* table,
+                                    double stddev, std::uint32_t* rejected, std::size_t count) {
+  for (std::size_t j = begin; j < n; ++j) {
+    const std::uint32_t w = word32(words, j);
+    const Zig32Entry e = table[w >> 23];
+    const float u = zig32_uniform(w);
+    const float z = u * e.x;
+    y[j] = x[j] + stddev * static_cast<double>(z);
+    rejected[count] = static_cast<std::uint32_t>(j << 8) | 1U;
+    count += u < e.ratio ? 0 : 1;
+  }
+  return count;
 }
 
 /// Unpacks 64 bits per word, least significant first, into bytes that are 0 or 1.
