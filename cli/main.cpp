@@ -12,6 +12,7 @@
 #include "cli/csi_commands.hpp"
 #include "cli/registry.hpp"
 #include "cli/runner.hpp"
+#include "cli/train_commands.hpp"
 #include "nn_compress/backends.hpp"
 #include "sim/montecarlo.hpp"
 
@@ -36,7 +37,9 @@ const char* kUsage =
     "backends\n"
     "  bench montecarlo throughput of our engine against an IT++-only loop\n"
     "  dataset          generate a massive MIMO CSI dataset (COST 2100-style) as HDF5\n"
-    "  channel-stats FILE  statistics of a CSI dataset (ours or a CsiNet .mat) as JSON\n\n"
+    "  channel-stats FILE  statistics of a CSI dataset (ours or a CsiNet .mat) as JSON\n"
+    "  train FILE       train a CSI feedback autoencoder (CsiNet family) from a training scenario\n"
+    "  model-info FILE  what a model file is and how it was trained, as JSON\n\n"
     "`linksim <command> --help` explains each command. Scenario keys: scenarios/README.md.\n"
     "Exit codes: 0 success, 1 run failure, 2 bad input.\n";
 
@@ -241,8 +244,11 @@ int main(int argc, char** argv) {
     if (command == "bench") return cmd_bench(args);
     if (command == "dataset") return cmd_dataset(args);
     if (command == "channel-stats") return cmd_channel_stats(args);
+    if (command == "train") return cmd_train(args);
+    if (command == "model-info") return cmd_model_info(args);
     std::cerr << "linksim: unknown command '" << command
-              << "'; valid: run, validate, list, bench, dataset, channel-stats\n";
+              << "'; valid: run, validate, list, bench, dataset, channel-stats, train, "
+                 "model-info\n";
     return kBadInput;
   } catch (const DatasetError& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -1,0 +1,376 @@
+#include "cli/train_commands.hpp"
+
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "blocks/cs.hpp"
+#include "channels/cost2100.hpp"
+#include "channels/csi_dataset.hpp"
+#include "cli/args.hpp"
+#include "nn_compress/backends.hpp"
+#include "nn_compress/csi_training.hpp"
+#include "sim/montecarlo.hpp"
+
+namespace po = boost::program_options;
+
+namespace linksim {
+
+const char* git_revision();  // generated at build time (cmake/git_revision.cmake)
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kBadInput = 2;
+constexpr double kMaxInt = 9007199254740992.0;
+
+ParamSpec spec(std::string key, ParamKind kind, std::string def, std::string doc, double min = 0,
+               double max = kMaxInt) {
+  ParamSpec s;
+  s.key = std::move(key);
+  s.kind = kind;
+  s.default_value = std::move(def);
+  s.doc = std::move(doc);
+  s.min = min;
+  s.max = max;
+  s.sweepable = false;
+  return s;
+}
+
+ParamSpec choice(std::string key, std::vector<std::string> choices, std::string def,
+                 std::string doc) {
+  ParamSpec s = spec(std::move(key), ParamKind::Choice, std::move(def), std::move(doc));
+  s.choices = std::move(choices);
+  return s;
+}
+
+/// Keys that do not change the trained network (left out of the resume fingerprint).
+bool outside_fingerprint(const std::string& key) {
+  return key == "description" || key == "run.threads" || key == "run.model";
+}
+
+struct Split {
+  std::size_t train = 0, val = 0, test = 0;
+};
+
+/// Flattened raw samples [2048 x n] of slices [first, first + n) of a dataset.
+arma::fmat flatten_slices(const CsiDataset& d, std::size_t first, std::size_t n) {
+  arma::fmat x(kCsiValues, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    x.col(i) = arma::conv_to<arma::fvec>::from(flatten_csi(d.h_ad.slice(first + i)));
+  }
+  return x;
+}
+
+void check_shape(const CsiDataset& d, const std::string& file) {
+  if (d.h_ad.n_rows != kCsiRows || d.h_ad.n_cols != kCsiAntennas) {
+    throw DatasetError(file + ": samples are " + std::to_string(d.h_ad.n_rows) + " x " +
+                       std::to_string(d.h_ad.n_cols) +
+                       " (delay rows x antennas); the CsiNet-family models take 32 x 32");
+  }
+}
+
+/// Loads or generates the raw samples of the three splits.
+struct RawSplits {
+  arma::fmat train, val, test;
+  json data_record;
+};
+
+RawSplits load_data(const PointConfig& pc, const Split& split, unsigned threads,
+                    std::ostream& log) {
+  RawSplits r;
+  const std::string file = pc.text("data.file");
+  const std::string val_file = pc.text("data.val_file");
+  const std::string test_file = pc.text("data.test_file");
+  json rec;
+  if (file.empty()) {
+    if (!val_file.empty() || !test_file.empty()) {
+      throw ConfigError("data.val_file / data.test_file need data.file (the training file)");
+    }
+    const std::string channel = pc.text("data.channel");
+    const auto scenario = cost2100_scenario_named(channel);
+    const std::uint64_t seed = pc.count("data.seed");
+    const std::size_t total = split.train + split.val + split.test;
+    log << "generating " << total << " " << channel << " drops (seed " << seed << ", " << threads
+        << " threads) ...\n"
+        << std::flush;
+    const CsiDataset d = generate_csi_dataset(*scenario, total, seed, threads, false);
+    r.train = flatten_slices(d, 0, split.train);
+    r.val = flatten_slices(d, split.train, split.val);
+    r.test = flatten_slices(d, split.train + split.val, split.test);
+    rec = {{"source", "generated"},
+           {"channel", channel},
+           {"seed", seed},
+           {"split", "drops 0.. train, then validation, then test"}};
+    for (const auto& [k, v] : d.attributes) rec["generator"][k] = v;
+  } else {
+    const CsiDataset d = read_csi_file(file);
+    check_shape(d, file);
+    std::size_t need =
+        split.train + (val_file.empty() ? split.val : 0) + (test_file.empty() ? split.test : 0);
+    if (d.h_ad.n_slices < need) {
+      throw ConfigError("data.file " + file + " holds " + std::to_string(d.h_ad.n_slices) +
+                        " samples; the split (data.train, data.val, data.test) needs " +
+                        std::to_string(need));
+    }
+    r.train = flatten_slices(d, 0, split.train);
+    std::size_t next = split.train;
+    rec = {{"source", "file"}, {"file", file}, {"file_samples", d.h_ad.n_slices}};
+    const auto part = [&](const std::string& other, std::size_t n, const char* key) {
+      if (other.empty()) {
+        arma::fmat x = flatten_slices(d, next, n);
+        next += n;
+        return x;
+      }
+      const CsiDataset o = read_csi_file(other);
+      check_shape(o, other);
+      if (o.h_ad.n_slices < n) {
+        throw ConfigError(std::string("data.") + key + "_file " + other + " holds " +
+                          std::to_string(o.h_ad.n_slices) + " samples; data." + key + " needs " +
+                          std::to_string(n));
+      }
+      rec[std::string(key) + "_file"] = other;
+      return flatten_slices(o, 0, n);
+    };
+    r.val = part(val_file, split.val, "val");
+    r.test = part(test_file, split.test, "test");
+  }
+  rec["train_samples"] = split.train;
+  rec["validation_samples"] = split.val;
+  rec["test_samples"] = split.test;
+  r.data_record = rec;
+  return r;
+}
+
+std::string status_text(TrainStatus s) {
+  switch (s) {
+    case TrainStatus::Finished:
+      return "finished";
+    case TrainStatus::EarlyStopped:
+      return "stopped early";
+    case TrainStatus::Interrupted:
+      return "interrupted";
+    case TrainStatus::AlreadyDone:
+      return "already trained";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::vector<ParamSpec> train_schema() {
+  std::vector<std::string> archs, channels;
+  for (CsiArch a : kCsiArchs) archs.emplace_back(arch_name(a));
+  for (Cost2100Scenario s : kCost2100Scenarios) channels.emplace_back(channel_name(s));
+  std::vector<ParamSpec> s;
+  s.push_back(spec("description", ParamKind::Text, "", "one line shown in the model file"));
+  s.push_back(choice("model.arch", archs, "csinet", "network architecture"));
+  s.push_back(spec("model.cr", ParamKind::Int, "4",
+                   "compression ratio 1/cr: M = 2048 / cr code values (+1 fed-back scale)", 1,
+                   2048));
+  s.push_back(spec("data.file", ParamKind::Text, "",
+                   "training data: HDF5 from `linksim dataset` or a CsiNet .mat; empty: generate "
+                   "data.channel"));
+  s.push_back(spec("data.val_file", ParamKind::Text, "",
+                   "validation samples from this file (default: data.file after the training "
+                   "samples)"));
+  s.push_back(spec("data.test_file", ParamKind::Text, "",
+                   "test samples from this file (default: data.file after the validation "
+                   "samples)"));
+  s.push_back(choice("data.channel", channels, "cost2100_indoor",
+                     "COST 2100 channel to generate when data.file is empty"));
+  s.push_back(spec("data.seed", ParamKind::Int, "2000",
+                   "generator master seed (the CSI test scenarios use 1000: keep them apart)"));
+  s.push_back(spec("data.train", ParamKind::Int, "20000", "training samples", 1, 1e6));
+  s.push_back(spec("data.val", ParamKind::Int, "2000", "validation samples", 1, 1e6));
+  s.push_back(spec("data.test", ParamKind::Int, "2000", "test samples (0: none)", 0, 1e6));
+  s.push_back(choice("train.optimizer", {"adam"}, "adam", "optimiser (Adam, betas 0.9/0.999)"));
+  s.push_back(spec("train.lr", ParamKind::Real, "0.001", "base learning rate", 1e-9, 10));
+  s.push_back(choice("train.schedule", {"constant", "step", "cosine"}, "constant",
+                     "learning-rate schedule: constant, step (x step_gamma every step_epochs) "
+                     "or cosine (to lr_min at the last epoch)"));
+  s.push_back(spec("train.warmup_epochs", ParamKind::Real, "0",
+                   "linear warm-up from 0 over these epochs (any schedule)", 0, 1e5));
+  s.push_back(
+      spec("train.step_epochs", ParamKind::Int, "30", "step schedule: epochs per decay", 1, 1e6));
+  s.push_back(
+      spec("train.step_gamma", ParamKind::Real, "0.1", "step schedule: decay factor", 0, 1));
+  s.push_back(
+      spec("train.lr_min", ParamKind::Real, "0", "cosine schedule: final learning rate", 0, 10));
+  s.push_back(spec("train.batch", ParamKind::Int, "200", "samples per step", 1, 100000));
+  s.push_back(spec("train.epochs", ParamKind::Int, "100", "epochs (passes over the training set)",
+                   1, 100000));
+  s.push_back(spec("train.patience", ParamKind::Int, "0",
+                   "early stopping: epochs without a better validation loss (0: off)", 0, 100000));
+  s.push_back(spec("run.seed", ParamKind::Int, "1", "network initialisation and shuffling seed"));
+  s.push_back(spec("run.threads", ParamKind::Int, "0", "LibTorch threads (0: all cores)", 0, 1024));
+  ParamSpec model = spec("run.model", ParamKind::Text, "",
+                         "output model file; the checkpoint, CSV log and loss plot go next to it");
+  model.required = true;
+  s.push_back(model);
+  return s;
+}
+
+int cmd_train(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "usage: linksim train FILE.ini [options]\n\n"
+      "Trains a CSI feedback autoencoder (CsiNet, CRNet, ConvCsiNet, ConvSquCsiNet) from a\n"
+      "training scenario (keys: scenarios/README.md, or scenarios/train_*.ini). Writes the model\n"
+      "file (run.model) with its training recipe, and next to it a checkpoint (.ckpt, every\n"
+      "epoch), a CSV log (.train.csv) and a loss plot (.loss.svg). Run it again after an\n"
+      "interruption: it continues from the checkpoint of the same configuration.\n"
+      "Progress on stderr: epoch, learning rate, train and validation loss, validation NMSE,\n"
+      "samples/s, ETA.\n\noptions");
+  std::vector<std::string> sets;
+  opts.add_options()("help,h", "show this help")(
+      "set", po::value<std::vector<std::string>>(&sets)->composing(),
+      "override a key: --set model.cr=16 (repeatable)")("out,o", po::value<std::string>(),
+                                                        "model file (overrides run.model)")(
+      "threads,t", po::value<long long>(), "LibTorch threads (overrides run.threads; 0 = all)")(
+      "resume",
+      "continue from the checkpoint (the default whenever one of the same "
+      "configuration exists)")(
+      "force", "discard a checkpoint of another configuration, or retrain a finished model")(
+      "stop-after", po::value<long long>(),
+      "return after this many epochs, as if interrupted (the checkpoint continues it)")(
+      "no-plot", "do not call gnuplot")("quiet,q", "no live in-epoch progress line");
+  const cli::Parsed p = cli::parse(args, opts, "FILE");
+  if (p.help) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  const std::string file = cli::required_positional(p, "FILE", "train");
+  RawConfig raw = read_config_file(file);
+  for (const auto& s : sets) apply_override(raw, s);
+  if (p.vm.count("out")) apply_override(raw, "run.model=" + p.vm["out"].as<std::string>());
+  if (p.vm.count("threads")) {
+    apply_override(raw, "run.threads=" + std::to_string(p.vm["threads"].as<long long>()));
+  }
+  const Scenario sc = validate(raw, train_schema());
+  std::map<std::string, std::string> values;
+  for (const auto& [k, v] : sc.values) values[k] = v.front();
+  const PointConfig pc(values);
+  if (pc.text("run.model").empty()) throw ConfigError(file + ": run.model is empty");
+
+  TrainJob job;
+  job.arch = *csi_arch_named(pc.text("model.arch"));
+  job.cr = pc.count("model.cr");
+  try {
+    csi_code_values(job.arch, job.cr);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(file + ": key 'model.cr': " + e.what());
+  }
+  job.hyper.lr = pc.real("train.lr");
+  job.hyper.schedule = *lr_schedule_named(pc.text("train.schedule"));
+  job.hyper.warmup_epochs = pc.real("train.warmup_epochs");
+  job.hyper.step_epochs = pc.count("train.step_epochs");
+  job.hyper.step_gamma = pc.real("train.step_gamma");
+  job.hyper.lr_min = pc.real("train.lr_min");
+  job.hyper.batch = pc.count("train.batch");
+  job.hyper.epochs = pc.count("train.epochs");
+  job.patience = pc.count("train.patience");
+  job.seed = pc.count("run.seed");
+  job.threads = static_cast<unsigned>(pc.count("run.threads"));
+  if (job.threads == 0) job.threads = hardware_threads();
+  job.model_file = pc.text("run.model");
+  job.force = p.vm.count("force") != 0;
+  if (p.vm.count("stop-after")) {
+    const long long n = p.vm["stop-after"].as<long long>();
+    if (n < 1) throw po::error("--stop-after must be at least 1");
+    job.stop_after = static_cast<std::size_t>(n);
+  }
+  job.plot = p.vm.count("no-plot") == 0;
+  job.live_progress = p.vm.count("quiet") == 0 && ::isatty(STDERR_FILENO) != 0;
+  json config = json::object();
+  for (const auto& [k, v] : values) {
+    if (!outside_fingerprint(k)) job.fingerprint += k + "=" + v + "\n";
+    config[k] = v;
+  }
+  const Split split{pc.count("data.train"), pc.count("data.val"), pc.count("data.test")};
+
+  tune_allocator();
+  set_torch_threads(job.threads);
+  std::error_code ec;
+  const auto dir = job.model_file.parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+
+  try {
+    // A finished checkpoint of the same configuration needs no data at all.
+    const auto ckpt = checkpoint_path(job.model_file);
+    if (!job.force && std::filesystem::exists(ckpt, ec)) {
+      json st;
+      try {
+        st = json::parse(CsiTrainer::peek_checkpoint(ckpt));
+      } catch (const ModelFileError& e) {
+        throw ModelFileError(std::string(e.what()) + "; use --force to start over");
+      }
+      if (st.value("fingerprint", "") == job.fingerprint && st.value("finished", false) &&
+          std::filesystem::exists(job.model_file, ec)) {
+        std::cerr << "already trained: " << job.model_file.string() << " (checkpoint "
+                  << ckpt.string() << " is finished); --force retrains\n";
+        std::cout << job.model_file.string() << "\n";
+        return 0;
+      }
+    }
+    std::cerr << "training " << arch_name(job.arch) << " at CR " << job.cr << " ("
+              << csi_code_values(job.arch, job.cr) << " code values + 1 scale), "
+              << job.hyper.epochs << " epochs, batch " << job.hyper.batch << ", " << job.threads
+              << " threads -> " << job.model_file.string() << "\n";
+    RawSplits raw_data = load_data(pc, split, job.threads, std::cerr);
+    TrainData data;
+    arma::frowvec unused;
+    data.train = normalise_csi(raw_data.train, unused);
+    raw_data.train.reset();
+    data.val = normalise_csi(raw_data.val, data.val_scales);
+    data.test = normalise_csi(raw_data.test, data.test_scales);
+    json recipe = {{"config_file", file},
+                   {"description", pc.text("description")},
+                   {"config", config},
+                   {"data", raw_data.data_record},
+                   {"git_revision", git_revision()},
+                   {"command", "linksim train " + file}};
+    for (const auto& s : sets)
+      recipe["command"] = recipe["command"].get<std::string>() + " --set " + s;
+    job.recipe_json = recipe.dump();
+    const TrainOutcome o = run_training(job, data, std::cerr);
+    std::cerr << "training " << status_text(o.status) << ": " << o.epochs_run << " epochs, best "
+              << o.best_epoch << "\n";
+    std::cout << job.model_file.string() << "\n";
+    return 0;
+  } catch (const ModelFileError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kBadInput;
+  }
+}
+
+int cmd_model_info(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "usage: linksim model-info FILE\n\n"
+      "Validates a model file written by `linksim train` and prints, as one JSON object, what it\n"
+      "is (architecture, compression ratio, code size, parameters, input normalisation) and how\n"
+      "it was made (data, split, seed, hyper-parameters, epochs, validation and test NMSE and\n"
+      "rho). Exit code 2 for a missing, truncated, corrupt or mismatched file.\n\noptions");
+  opts.add_options()("help,h", "show this help");
+  const cli::Parsed p = cli::parse(args, opts, "FILE");
+  if (p.help) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  const std::string file = cli::required_positional(p, "FILE", "model-info");
+  try {
+    const CsiAutoencoder model = CsiAutoencoder::load(file);
+    json j = json::parse(model.metadata_json());
+    j["file"] = file;
+    j["file_bytes"] = std::filesystem::file_size(file);
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  } catch (const ModelFileError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kBadInput;
+  }
+}
+
+}  // namespace linksim

@@ -1,0 +1,92 @@
+// Training of the CSI autoencoders (LibTorch behind a pimpl; this header does not include torch):
+// Adam on the MSE between the normalised input u and the output u_hat (CsiNet's loss; see
+// nn_compress/csi_autoencoder.hpp for the normalisation), mini-batches in a shuffled order that
+// is a function of (seed, epoch) only, a learning-rate schedule evaluated per step, and
+// checkpoints holding everything needed to continue bit-identically (single thread).
+#pragma once
+
+#include <armadillo>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nn_compress/csi_autoencoder.hpp"
+
+namespace linksim {
+
+enum class LrSchedule {
+  Constant,  ///< "constant": lr
+  Step,      ///< "step": lr * gamma^floor(epoch / step_epochs)
+  Cosine     ///< "cosine": lr_min + (lr - lr_min) (1 + cos(pi t / T)) / 2 after the warm-up
+};
+std::string_view schedule_name(LrSchedule schedule);
+std::optional<LrSchedule> lr_schedule_named(std::string_view name);
+
+struct TrainHyper {
+  double lr = 1e-3;  ///< Adam's base learning rate (betas 0.9, 0.999, eps 1e-8)
+  LrSchedule schedule = LrSchedule::Constant;
+  double warmup_epochs = 0;      ///< linear warm-up from 0 to lr over these epochs (any schedule)
+  std::size_t step_epochs = 30;  ///< Step: epochs per decay
+  double step_gamma = 0.1;       ///< Step: decay factor
+  double lr_min = 0;             ///< Cosine: the learning rate reached at the last epoch
+  std::size_t batch = 200;       ///< samples per step (the last step of an epoch may be smaller)
+  std::size_t epochs = 100;      ///< the schedule's length T in epochs
+};
+
+/// Learning rate at training progress `t` in epochs (fractional: step s of an epoch of n steps
+/// is at t = epoch + s / n).
+double learning_rate(const TrainHyper& hyper, double t);
+
+/// Metrics of a set of normalised samples.
+struct Evaluation {
+  double loss = 0;     ///< MSE between u and u_hat, mean over values and samples
+  double nmse_db = 0;  ///< 10 log10 mean_n ||u_hat - u||^2 / ||u - 0.5||^2; equal to the NMSE of
+                       ///< the raw-scale reconstruction (the per-sample scale cancels)
+  std::size_t samples = 0;
+};
+
+class CsiTrainer {
+ public:
+  /// A fresh network (CsiAutoencoder(arch, cr, seed)) and Adam optimiser.
+  CsiTrainer(CsiArch arch, std::size_t cr, std::uint64_t seed, const TrainHyper& hyper);
+  ~CsiTrainer();
+  CsiTrainer(const CsiTrainer&) = delete;
+  CsiTrainer& operator=(const CsiTrainer&) = delete;
+
+  /// One epoch over the columns of u (normalised samples [2048 x N], see normalise_csi), in a
+  /// shuffled order fixed by (seed, epoch). Returns the mean training loss over the epoch.
+  /// `progress(done, total)` is called after every step with samples done so far. Leaves the
+  /// network in evaluation mode.
+  double train_epoch(const arma::fmat& u, std::size_t epoch,
+                     const std::function<void(std::size_t, std::size_t)>& progress = {});
+  /// Loss and NMSE on normalised samples (evaluation mode, no gradients).
+  Evaluation evaluate(const arma::fmat& u);
+
+  CsiAutoencoder& model();
+  const CsiAutoencoder& model() const;
+  /// Optimiser steps taken so far.
+  std::uint64_t steps() const;
+
+  /// Writes a checkpoint (model file kind checkpoint): the network, Adam's moments and step
+  /// count, `best` (e.g. the best model so far, as CsiAutoencoder::state()) and the caller's
+  /// JSON object `state_json`.
+  void save_checkpoint(const std::filesystem::path& file, const std::string& state_json,
+                       const std::vector<NamedArray>& best) const;
+  /// Restores network and optimiser from a checkpoint written for the same architecture and cr;
+  /// returns the caller's JSON and fills `best`. Throws ModelFileError.
+  std::string load_checkpoint(const std::filesystem::path& file, std::vector<NamedArray>& best);
+  /// The caller's JSON of a checkpoint without loading anything (after full validation).
+  static std::string peek_checkpoint(const std::filesystem::path& file);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace linksim

@@ -1,0 +1,196 @@
+// qa_nn_cli: `linksim train` and `linksim model-info` through the real binary. Bad training
+// files, options, data files and model files give exit code 2 with a message naming the problem,
+// never a crash; a tiny training run interrupted after one epoch continues from its checkpoint
+// when run again, and model-info reports what the file is and how it was made.
+#define BOOST_TEST_MODULE qa_nn_cli
+#include <boost/test/unit_test.hpp>
+
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "qa_common.hpp"
+
+#ifndef LINKSIM_BIN
+#error "LINKSIM_BIN (path of the linksim binary) must be defined by the build"
+#endif
+#ifndef LINKSIM_SCENARIOS_DIR
+#error "LINKSIM_SCENARIOS_DIR must be defined by the build"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int status = -1;  ///< exit code; 128 + signal when killed by a signal
+  std::string out, err;
+};
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+/// Runs linksim with `args` in `cwd`, capturing stdout and stderr.
+Result run_cli(const std::vector<std::string>& args, const fs::path& cwd) {
+  static std::atomic<unsigned> counter{0};
+  const std::string tag = std::to_string(counter++);
+  const fs::path out = cwd / (".stdout" + tag), err = cwd / (".stderr" + tag);
+  // Appended piece by piece (GCC 12 warns falsely on "literal" + std::string temporaries).
+  std::string cmd = "cd ";
+  cmd += quote(cwd.string());
+  cmd += " && ";
+  cmd += quote(LINKSIM_BIN);
+  for (const auto& a : args) {
+    cmd += ' ';
+    cmd += quote(a);
+  }
+  cmd += " >";
+  cmd += quote(out.string());
+  cmd += " 2>";
+  cmd += quote(err.string());
+  cmd += " </dev/null";
+  const int raw = std::system(cmd.c_str());
+  Result r;
+  if (raw != -1 && WIFEXITED(raw)) r.status = WEXITSTATUS(raw);
+  if (raw != -1 && WIFSIGNALED(raw)) r.status = 128 + WTERMSIG(raw);
+  r.out = qa::read_text(out);
+  r.err = qa::read_text(err);
+  return r;
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+std::string shown(const std::vector<std::string>& args) {
+  std::string s = "linksim";
+  for (const auto& a : args) s += " " + a;
+  return s;
+}
+
+/// A training scenario small enough for a test: CsiNet CR 64, 96 generated drops, 2 epochs.
+const std::string kTiny =
+    "description = tiny\n"
+    "[model]\narch = csinet\ncr = 64\n"
+    "[data]\nchannel = cost2100_indoor\nseed = 77\ntrain = 96\nval = 24\ntest = 16\n"
+    "[train]\nbatch = 32\nepochs = 2\nschedule = cosine\nwarmup_epochs = 0.5\n"
+    "[run]\nseed = 5\nthreads = 1\nmodel = out/tiny.lsnn\n";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(bad_training_input_exits_2_with_a_message) {
+  const qa::TempDir dir("nn_cli_bad");
+  qa::write_text(dir / "tiny.ini", kTiny);
+  qa::write_text(dir / "not_hdf5.h5", "definitely not HDF5");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"train"}, "missing FILE"},
+      {{"train", "nowhere.ini"}, "no such scenario file"},
+      {{"train", "tiny.ini", "--set", "model.arch=csinet+"}, "choose one of: csinet, crnet"},
+      {{"train", "tiny.ini", "--set", "model.cr=3"}, "cr must divide 2048"},
+      {{"train", "tiny.ini", "--set", "model.arch=convcsinet", "--set", "model.cr=8"}, ""},
+      {{"train", "tiny.ini", "--set", "train.lr=0"}, "train.lr"},
+      {{"train", "tiny.ini", "--set", "train.schedule=exponential"}, "constant, step, cosine"},
+      {{"train", "tiny.ini", "--set", "train.epochs=5,6"}, "cannot be swept"},
+      {{"train", "tiny.ini", "--set", "train.bogus=1"}, "train.bogus"},
+      {{"train", "tiny.ini", "--set", "run.model="}, "run.model"},
+      {{"train", "tiny.ini", "--set", "data.file=missing.h5"}, "missing.h5"},
+      {{"train", "tiny.ini", "--set", "data.file=not_hdf5.h5"}, "not_hdf5.h5"},
+      {{"train", "tiny.ini", "--stop-after", "0"}, "--stop-after"},
+      {{"model-info"}, "missing FILE"},
+      {{"model-info", "nowhere.lsnn"}, "no such model file"},
+      {{"model-info", "tiny.ini"}, "not a linksim model file"},
+  };
+  std::vector<std::future<Result>> running;
+  for (const auto& c : cases) {
+    // The convcsinet CR 8 case is valid (its own test below); it must not run a training here.
+    if (c.second.empty()) continue;
+    running.push_back(std::async(std::launch::async, [&] { return run_cli(c.first, dir.path()); }));
+    if (running.size() == 3) {
+      for (auto& f : running) f.wait();
+    }
+  }
+  std::size_t i = 0;
+  for (const auto& c : cases) {
+    if (c.second.empty()) continue;
+    const Result r = running[i++].get();
+    BOOST_TEST(r.status == 2, shown(c.first) << ": exit " << r.status << ", stderr: " << r.err);
+    BOOST_TEST(contains(r.err, c.second), shown(c.first)
+                                              << ": stderr lacks '" << c.second << "': " << r.err);
+  }
+  BOOST_TEST(!fs::exists(dir / "out" / "tiny.lsnn"));
+}
+
+BOOST_AUTO_TEST_CASE(train_interrupt_resume_and_model_info) {
+  const qa::TempDir dir("nn_cli_train");
+  qa::write_text(dir / "tiny.ini", kTiny);
+  // First call: one epoch, as if interrupted.
+  const Result first = run_cli({"train", "tiny.ini", "--stop-after", "1", "--no-plot"}, dir.path());
+  BOOST_TEST(first.status == 0, first.err);
+  BOOST_TEST(contains(first.err, "epoch 1/2"));
+  BOOST_TEST(contains(first.err, "samples/s"));
+  BOOST_TEST(contains(first.err, "ETA"));
+  BOOST_TEST(fs::exists(dir / "out" / "tiny.ckpt"));
+  BOOST_TEST(fs::exists(dir / "out" / "tiny.lsnn"));
+  // Second call: continues from the checkpoint automatically.
+  const Result second = run_cli({"train", "tiny.ini", "--no-plot"}, dir.path());
+  BOOST_TEST(second.status == 0, second.err);
+  BOOST_TEST(contains(second.err, "resuming"), second.err);
+  BOOST_TEST(!contains(second.err, "epoch 1/2"));
+  BOOST_TEST(contains(second.err, "epoch 2/2"));
+  BOOST_TEST(contains(second.err, "validation NMSE"));
+  // Third call: already finished.
+  const Result third = run_cli({"train", "tiny.ini"}, dir.path());
+  BOOST_TEST(third.status == 0);
+  BOOST_TEST(contains(third.err, "already trained"));
+  // Another configuration on the same model path: refused unless --force.
+  const Result other = run_cli({"train", "tiny.ini", "--set", "run.seed=6"}, dir.path());
+  BOOST_TEST(other.status == 2);
+  BOOST_TEST(contains(other.err, "different training configuration"), other.err);
+
+  const Result info = run_cli({"model-info", "out/tiny.lsnn"}, dir.path());
+  BOOST_TEST(info.status == 0, info.err);
+  const auto j = nlohmann::json::parse(info.out);
+  BOOST_TEST(j.at("architecture") == "csinet");
+  BOOST_TEST(j.at("cr") == 64);
+  BOOST_TEST(j.at("code_values") == 32);
+  BOOST_TEST(j.at("feedback_values") == 33);
+  BOOST_TEST(j.at("parameters") == 136556);
+  BOOST_TEST(j.at("normalisation").at("kind") == "per_sample_max_abs");
+  const auto& t = j.at("training");
+  BOOST_TEST(t.at("status") == "finished");
+  BOOST_TEST(t.at("epochs_run") == 2);
+  BOOST_TEST(t.at("seed") == 5);
+  BOOST_TEST(t.at("recipe").at("data").at("source") == "generated");
+  BOOST_TEST(t.at("recipe").at("data").at("seed") == 77);
+  BOOST_TEST(t.at("recipe").at("config").at("train.schedule") == "cosine");
+  BOOST_TEST(t.at("hyper_parameters").at("batch") == 32);
+  BOOST_TEST(t.at("validation").at("nmse_db").is_number());
+  BOOST_TEST(t.at("validation").at("rho").is_number());
+  BOOST_TEST(t.at("test").at("samples") == 16);
+  const std::string csv = qa::read_text(dir / "out" / "tiny.train.csv");
+  BOOST_TEST(std::count(csv.begin(), csv.end(), '\n') == 3);
+
+  // Damaged model and checkpoint files: exit 2 naming the file.
+  std::string bytes = qa::read_text(dir / "out" / "tiny.lsnn");
+  qa::write_text(dir / "cut.lsnn", bytes.substr(0, bytes.size() / 2));
+  const Result cut = run_cli({"model-info", "cut.lsnn"}, dir.path());
+  BOOST_TEST(cut.status == 2);
+  BOOST_TEST(contains(cut.err, "cut.lsnn"));
+  BOOST_TEST(contains(cut.err, "truncated"));
+  std::string ck = qa::read_text(dir / "out" / "tiny.ckpt");
+  ck[ck.size() - 10] ^= 4;
+  qa::write_text(dir / "out" / "tiny.ckpt", ck);
+  const Result bad_ck = run_cli({"train", "tiny.ini"}, dir.path());
+  BOOST_TEST(bad_ck.status == 2);
+  BOOST_TEST(contains(bad_ck.err, "checksum mismatch"), bad_ck.err);
+  BOOST_TEST(contains(bad_ck.err, "--force"));
+}

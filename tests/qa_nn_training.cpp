@@ -1,0 +1,172 @@
+// qa_nn_training: training of the CSI autoencoders (nn_compress/csi_trainer.hpp and
+// csi_training.hpp) on tiny generated sets: the loss falls over a few steps, the learning-rate
+// schedules take their documented values, a run interrupted after one epoch and resumed from its
+// checkpoint ends bit-identical to an uninterrupted run (one thread), and a checkpoint of another
+// configuration or a corrupt one is refused.
+#define BOOST_TEST_MODULE qa_nn_training
+#include <boost/test/unit_test.hpp>
+
+#include <sstream>
+
+#include "blocks/cs.hpp"
+#include "channels/csi_dataset.hpp"
+#include "nn_compress/csi_training.hpp"
+#include "qa_common.hpp"
+
+using namespace linksim;
+
+namespace {
+
+/// Normalised indoor samples [2048 x n] and their scales.
+arma::fmat indoor_normalised(std::size_t n, std::uint64_t seed, arma::frowvec& scales) {
+  const CsiDataset d = generate_csi_dataset(Cost2100Scenario::IndoorHall5GHz, n, seed, 1, false);
+  arma::fmat x(kCsiValues, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    x.col(i) = arma::conv_to<arma::fvec>::from(flatten_csi(d.h_ad.slice(i)));
+  }
+  return normalise_csi(x, scales);
+}
+
+TrainData tiny_data() {
+  TrainData d;
+  arma::frowvec unused;
+  d.train = indoor_normalised(96, 101, unused);
+  d.val = indoor_normalised(24, 102, d.val_scales);
+  d.test = indoor_normalised(16, 103, d.test_scales);
+  return d;
+}
+
+TrainJob tiny_job(const std::filesystem::path& model) {
+  TrainJob job;
+  job.arch = CsiArch::CsiNet;
+  job.cr = 64;
+  job.hyper.batch = 32;
+  job.hyper.epochs = 2;
+  job.hyper.schedule = LrSchedule::Cosine;
+  job.hyper.warmup_epochs = 0.5;
+  job.seed = 9;
+  job.threads = 1;
+  job.model_file = model;
+  job.fingerprint = "tiny\n";
+  job.plot = false;
+  return job;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_few_training_steps_reduce_the_loss) {
+  set_torch_threads(1);
+  arma::frowvec scales;
+  const arma::fmat u = indoor_normalised(64, 1, scales);
+  TrainHyper h;
+  h.batch = 16;
+  CsiTrainer trainer(CsiArch::CsiNet, 16, 3, h);
+  const Evaluation before = trainer.evaluate(u);
+  double first = 0, last = 0;
+  for (std::size_t e = 0; e < 6; ++e) {
+    const double loss = trainer.train_epoch(u, e);
+    if (e == 0) first = loss;
+    last = loss;
+  }
+  const Evaluation after = trainer.evaluate(u);
+  BOOST_TEST(trainer.steps() == 6U * 4U);
+  BOOST_TEST(last < 0.5 * first, "train loss " << first << " -> " << last);
+  // (The evaluation loss lags: BatchNorm's running statistics move by 1% a step, as in Keras.)
+  BOOST_TEST(std::isfinite(before.loss));
+  BOOST_TEST(std::isfinite(after.loss));
+  // The evaluation NMSE is the raw-scale NMSE (the per-sample scale cancels).
+  const RawMetrics raw = raw_metrics(trainer.model(), u, scales);
+  BOOST_TEST(std::abs(raw.nmse_db - after.nmse_db) < 1e-3);
+  BOOST_TEST(raw.rho > 0.0);
+  BOOST_TEST(raw.rho <= 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(learning_rate_schedules) {
+  TrainHyper h;
+  h.lr = 1e-3;
+  h.epochs = 10;
+  BOOST_TEST(learning_rate(h, 0.0) == 1e-3);
+  BOOST_TEST(learning_rate(h, 9.9) == 1e-3);
+  h.schedule = LrSchedule::Step;
+  h.step_epochs = 3;
+  h.step_gamma = 0.5;
+  BOOST_TEST(learning_rate(h, 2.9) == 1e-3);
+  BOOST_TEST(learning_rate(h, 3.0) == 0.5e-3);
+  BOOST_TEST(learning_rate(h, 6.5) == 0.25e-3);
+  h.schedule = LrSchedule::Cosine;
+  h.warmup_epochs = 2;
+  h.lr_min = 1e-5;
+  BOOST_TEST(learning_rate(h, 0.0) == 0.0);
+  BOOST_TEST(std::abs(learning_rate(h, 1.0) - 0.5e-3) < 1e-15);
+  BOOST_TEST(std::abs(learning_rate(h, 2.0) - 1e-3) < 1e-15);
+  BOOST_TEST(std::abs(learning_rate(h, 6.0) - (1e-5 + 0.5 * (1e-3 - 1e-5))) < 1e-15);
+  BOOST_TEST(std::abs(learning_rate(h, 10.0) - 1e-5) < 1e-15);
+  BOOST_TEST((lr_schedule_named("cosine") == LrSchedule::Cosine));
+  BOOST_TEST(!lr_schedule_named("exponential").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(resume_from_a_checkpoint_matches_an_uninterrupted_run) {
+  const TrainData data = tiny_data();
+  qa::TempDir dir("nn_training");
+  std::ostringstream log;
+  // Uninterrupted: 2 epochs.
+  const TrainOutcome full = run_training(tiny_job(dir / "full.lsnn"), data, log);
+  BOOST_TEST((full.status == TrainStatus::Finished));
+  BOOST_TEST(full.epochs_run == 2U);
+  // Interrupted after epoch 1, then resumed by a second call with the same job.
+  TrainJob job = tiny_job(dir / "split.lsnn");
+  job.stop_after = 1;
+  const TrainOutcome first = run_training(job, data, log);
+  BOOST_TEST((first.status == TrainStatus::Interrupted));
+  BOOST_TEST(first.epochs_run == 1U);
+  BOOST_TEST(std::filesystem::exists(checkpoint_path(dir / "split.lsnn")));
+  job.stop_after = 0;
+  std::ostringstream resumed_log;
+  const TrainOutcome second = run_training(job, data, resumed_log);
+  BOOST_TEST(resumed_log.str().find("resuming") != std::string::npos);
+  BOOST_TEST((second.status == TrainStatus::Finished));
+  BOOST_TEST(second.epochs_run == 2U);
+  BOOST_TEST(second.best_epoch == full.best_epoch);
+  BOOST_TEST(second.val_nmse_db == full.val_nmse_db);
+  BOOST_TEST(second.test_nmse_db == full.test_nmse_db);
+  // Bit-identical parameters and BatchNorm statistics.
+  const auto a = CsiAutoencoder::load(dir / "full.lsnn").state();
+  const auto b = CsiAutoencoder::load(dir / "split.lsnn").state();
+  BOOST_REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    BOOST_TEST(a[i].name == b[i].name);
+    BOOST_TEST((a[i].values == b[i].values), a[i].name);
+  }
+  // The model file records the recipe and the metrics; the log and the CSV are written.
+  const std::string rec = CsiAutoencoder::load(dir / "split.lsnn").training_record();
+  BOOST_TEST(rec.find("\"status\": \"finished\"") != std::string::npos);
+  BOOST_TEST(rec.find("\"epochs_run\": 2") != std::string::npos);
+  const std::string csv = qa::read_text(training_log_path(dir / "split.lsnn"));
+  BOOST_TEST(csv.rfind("epoch,lr,train_loss,val_loss,val_nmse_db", 0) == 0U);
+  BOOST_TEST(std::count(csv.begin(), csv.end(), '\n') == 3);
+  // A third call finds the finished checkpoint and does nothing.
+  BOOST_TEST((run_training(job, data, log).status == TrainStatus::AlreadyDone));
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_configuration_or_a_corrupt_one_is_refused) {
+  TrainData data = tiny_data();
+  data.train = data.train.cols(0, 31);
+  qa::TempDir dir("nn_training_refuse");
+  std::ostringstream log;
+  TrainJob job = tiny_job(dir / "m.lsnn");
+  job.hyper.epochs = 1;
+  run_training(job, data, log);
+  TrainJob other = job;
+  other.fingerprint = "something else\n";
+  BOOST_CHECK_THROW(run_training(other, data, log), ConfigError);
+  other.force = true;
+  BOOST_TEST((run_training(other, data, log).status == TrainStatus::Finished));
+  // Corrupt checkpoint: refused without --force.
+  const auto ckpt = checkpoint_path(job.model_file);
+  std::string bytes = qa::read_text(ckpt);
+  bytes[bytes.size() / 2] ^= 1;
+  qa::write_text(ckpt, bytes);
+  TrainJob again = other;
+  again.force = false;
+  BOOST_CHECK_THROW(run_training(again, data, log), ModelFileError);
+}
