@@ -37,6 +37,9 @@ void check_csi_point(const PointConfig& point);
 PointRecord run_csi_point(const PointConfig& point, const CsiTestSet& data, std::size_t index,
                           std::uint64_t seed, unsigned threads);
 
+/// Samples of the batched latency measurement of each point.
+inline constexpr std::size_t kBatchedSamples = 200;
+
 inline constexpr std::uint64_t kCsiLinkStream = 0x4353494d5254ULL;  // "CSIMRT"
 
 }  // namespace linksim

@@ -5,6 +5,7 @@
 #include "blocks/blocks.hpp"
 #include "channels/channels.hpp"
 #include "channels/cost2100.hpp"
+#include "nn_compress/nn_feedback.hpp"
 #include "sim/theory.hpp"
 
 namespace linksim {
@@ -80,10 +81,17 @@ const std::vector<Named<ScenarioKind>> kKinds = {
     {"link", ScenarioKind::Link, "a bit link (source -> mapper -> channel -> ...): BER/FER sweep"},
     {"csi_feedback", ScenarioKind::CsiFeedback,
      "massive MIMO CSI feedback: NMSE, rho and the MRT downlink BER per method and CR"}};
-const std::vector<Named<CsMethod>> kCsiMethods = {
-    {"lasso", CsMethod::Lasso, "LASSO by FISTA (lambda = 0.05 ||A^T y||_inf)"},
-    {"omp", CsMethod::Omp, "orthogonal matching pursuit (noise-level stopping rule)"},
-    {"amp", CsMethod::Amp, "approximate message passing, soft threshold"}};
+/// A CSI feedback method: classical CS, or a trained NN autoencoder of one architecture.
+enum class FeedbackMethod { Lasso, Omp, Amp, CsiNet, CrNet, ConvCsiNet, ConvSquCsiNet };
+const std::vector<Named<FeedbackMethod>> kCsiMethods = {
+    {"lasso", FeedbackMethod::Lasso, "CS: LASSO by FISTA (lambda = 0.05 ||A^T y||_inf)"},
+    {"omp", FeedbackMethod::Omp, "CS: orthogonal matching pursuit (noise-level stopping rule)"},
+    {"amp", FeedbackMethod::Amp, "CS: approximate message passing, soft threshold"},
+    {"csinet", FeedbackMethod::CsiNet, "NN: CsiNet autoencoder from csi.model"},
+    {"crnet", FeedbackMethod::CrNet, "NN: CRNet autoencoder from csi.model"},
+    {"convcsinet", FeedbackMethod::ConvCsiNet, "NN: ConvCsiNet autoencoder from csi.model"},
+    {"convsqucsinet", FeedbackMethod::ConvSquCsiNet,
+     "NN: ConvSquCsiNet (fire modules) autoencoder from csi.model"}};
 const std::vector<Named<SensingKind>> kSensings = {
     {"gaussian", SensingKind::Gaussian, "i.i.d. N(0, 1/M) entries"},
     {"rademacher", SensingKind::Rademacher, "i.i.d. +-1/sqrt(M) entries"}};
@@ -210,6 +218,11 @@ std::vector<ParamSpec> make_schema() {
   s.push_back(number("csi.data_seed", ParamKind::Int, "1000", 0, kMaxInt,
                      "seed of generated test drops (keep it apart from training-set seeds)"));
   s.push_back(choice("csi.method", names_in(kCsiMethods), "lasso", "feedback method"));
+  ParamSpec model;
+  model.key = "csi.model";
+  model.kind = ParamKind::Text;
+  model.doc = "model file of an NN method (linksim train); '{cr}' in it stands for csi.cr";
+  s.push_back(model);
   s.push_back(number("csi.cr", ParamKind::Int, "4", 1, 2048,
                      "compression ratio 1/cr: M = floor(2048 / cr) fed-back real values"));
   s.push_back(choice("csi.sensing", names_in(kSensings), "gaussian", "CS sensing matrix"));
@@ -325,9 +338,66 @@ ScenarioKind point_scenario_kind(const PointConfig& point) {
   return lookup(point, "kind", kKinds);
 }
 
-std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::size_t n) {
+void check_csi_feedback(const PointConfig& point, std::size_t n) {
+  switch (lookup(point, "csi.method", kCsiMethods)) {
+    case FeedbackMethod::Lasso:
+    case FeedbackMethod::Omp:
+    case FeedbackMethod::Amp:
+      if (point.count("csi.cr") > n) {
+        throw ConfigError("key 'csi.cr': " + point.text("csi.cr") + " is more than the " +
+                          std::to_string(n) + " values of a sample");
+      }
+      return;
+    default:
+      build_csi_feedback(point, n, 1);  // loads and checks the model file
+  }
+}
+
+std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::size_t n,
+                                                unsigned threads) {
+  const FeedbackMethod method = lookup(point, "csi.method", kCsiMethods);
   CsFeedbackOptions o;
-  o.method = lookup(point, "csi.method", kCsiMethods);
+  switch (method) {
+    case FeedbackMethod::Lasso:
+      o.method = CsMethod::Lasso;
+      break;
+    case FeedbackMethod::Omp:
+      o.method = CsMethod::Omp;
+      break;
+    case FeedbackMethod::Amp:
+      o.method = CsMethod::Amp;
+      break;
+    case FeedbackMethod::CsiNet:
+    case FeedbackMethod::CrNet:
+    case FeedbackMethod::ConvCsiNet:
+    case FeedbackMethod::ConvSquCsiNet: {
+      // "{cr}" in the file name stands for the point's CR, so one line serves a CR sweep.
+      std::string file = point.text("csi.model");
+      for (auto at = file.find("{cr}"); at != std::string::npos; at = file.find("{cr}")) {
+        file.replace(at, 4, point.text("csi.cr"));
+      }
+      if (file.empty()) {
+        throw ConfigError("key 'csi.model': method '" + point.text("csi.method") +
+                          "' needs a model file (linksim train writes one)");
+      }
+      std::unique_ptr<CsiFeedback> nn;
+      try {
+        nn = make_nn_feedback(file, threads);
+      } catch (const ModelFileError& e) {
+        throw ConfigError("key 'csi.model': " + std::string(e.what()));
+      }
+      if (nn->name() != point.text("csi.method")) {
+        throw ConfigError("key 'csi.model': " + file + " holds a " + nn->name() + " model, not " +
+                          point.text("csi.method"));
+      }
+      const auto& model = dynamic_cast<const NnCsiFeedback&>(*nn).model();
+      if (model.cr() != point.count("csi.cr")) {
+        throw ConfigError("key 'csi.model': " + file + " is a CR " + std::to_string(model.cr()) +
+                          " model, but csi.cr is " + point.text("csi.cr"));
+      }
+      return nn;
+    }
+  }
   o.n = n;
   o.cr = point.count("csi.cr");
   if (o.cr > n) {

@@ -44,9 +44,16 @@ std::unique_ptr<Link> build_link(const PointConfig& point);
 /// The point's scenario kind.
 ScenarioKind point_scenario_kind(const PointConfig& point);
 
-/// Builds the CSI feedback scheme of a point (csi.method, csi.cr, ...) for samples of `n` real
-/// values. Throws ConfigError when the combination is invalid.
-std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::size_t n);
+/// Checks the CSI feedback settings of a point without building CS solvers: the CR against `n`
+/// values per sample, or, for an NN method, that csi.model loads and matches the method and CR.
+/// Throws ConfigError.
+void check_csi_feedback(const PointConfig& point, std::size_t n);
+
+/// Builds the CSI feedback scheme of a point (csi.method, csi.cr, ... or the NN model in
+/// csi.model) for samples of `n` real values; an NN runs on `threads` LibTorch threads (0: all
+/// cores). Throws ConfigError when the combination is invalid or the model file is unusable.
+std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::size_t n,
+                                                unsigned threads);
 
 /// Which SNR the point's `sweep.snr_db` is (sweep.snr).
 SnrKind point_snr_kind(const PointConfig& point);

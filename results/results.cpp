@@ -82,6 +82,9 @@ Json point_to_json(const PointRecord& p) {
     j["ber_perfect_csi"] = ber(q);
     j["ber_perfect_csi_ci95"] = {plo, phi};
     j["ber_perfect_csi_expected"] = m.ber_perfect_expected;
+    j["latency_batched_us_per_sample"] = {{"samples", m.batched_samples},
+                                          {"encoder", m.batched_encoder_us},
+                                          {"reconstruction", m.batched_reconstruction_us}};
     j["perfect_csi_counts"] = {{"bits", q.bits},
                                {"bit_errors", q.bit_errors},
                                {"bit_errors_sumsq", q.bit_errors_sumsq},
@@ -127,6 +130,12 @@ PointRecord point_from_json(const Json& j) {
     if (!j.at("rho_full_grid").is_null()) m.rho_full = j.at("rho_full_grid").get<double>();
     m.ber_expected = j.at("ber_expected").get<double>();
     m.ber_perfect_expected = j.at("ber_perfect_csi_expected").get<double>();
+    if (j.contains("latency_batched_us_per_sample")) {
+      const Json& b = j.at("latency_batched_us_per_sample");
+      m.batched_samples = b.at("samples").get<std::size_t>();
+      m.batched_encoder_us = b.at("encoder").get<double>();
+      m.batched_reconstruction_us = b.at("reconstruction").get<double>();
+    }
     const Json& q = j.at("perfect_csi_counts");
     m.perfect.bits = q.at("bits").get<std::uint64_t>();
     m.perfect.bit_errors = q.at("bit_errors").get<std::uint64_t>();
@@ -263,7 +272,8 @@ std::string csi_csv(const RunRecord& run) {
   out << ",method,cr,feedback_values,samples,nmse_db,nmse_db_ci95_low,nmse_db_ci95_high,rho,"
          "rho_full_grid,esn0_db,bits,bit_errors,ber,ber_ci95_low,ber_ci95_high,ber_expected,"
          "ber_perfect_csi,ber_perfect_csi_ci95_low,ber_perfect_csi_ci95_high,encoder_p50_us,"
-         "reconstruction_p50_us,wall_s\n";
+         "reconstruction_p50_us,batched_samples,batched_encoder_us_per_sample,"
+         "batched_reconstruction_us_per_sample,wall_s\n";
   for (const PointRecord* p : csi_rows(run)) {
     const CsiPointMetrics& m = *p->csi;
     const Counts& c = p->result.counts;
@@ -282,7 +292,8 @@ std::string csi_csv(const RunRecord& run) {
         << fmt("%.6e", hi) << ',' << fmt("%.6e", m.ber_expected) << ',' << fmt("%.6e", ber(q))
         << ',' << fmt("%.6e", plo) << ',' << fmt("%.6e", phi) << ','
         << (enc ? fmt("%.2f", enc->p50_us) : "") << ',' << (dec ? fmt("%.2f", dec->p50_us) : "")
-        << ',' << fmt("%.3f", p->result.wall_s) << '\n';
+        << ',' << m.batched_samples << ',' << fmt("%.3f", m.batched_encoder_us) << ','
+        << fmt("%.3f", m.batched_reconstruction_us) << ',' << fmt("%.3f", p->result.wall_s) << '\n';
   }
   return out.str();
 }
@@ -296,8 +307,9 @@ std::string csi_table(const RunRecord& run) {
   out << "|";
   for (const auto& a : others) out << ' ' << a << " |";
   out << " CR | Method | NMSE dB (rho) | NMSE 95% CI | rho, full grid | BER, MRT | BER 95% CI | "
-         "BER, perfect-CSI MRT | encoder p50 (µs) | reconstruction p50 (µs) |\n|";
-  for (std::size_t i = 0; i < others.size() + 10; ++i) out << "---|";
+         "BER, perfect-CSI MRT | encoder p50 (µs) | reconstruction p50 (µs) | batched encoder "
+         "(µs/sample) | batched reconstruction (µs/sample) |\n|";
+  for (std::size_t i = 0; i < others.size() + 12; ++i) out << "---|";
   out << '\n';
   std::string previous;
   for (const PointRecord* p : csi_rows(run)) {
@@ -317,7 +329,8 @@ std::string csi_table(const RunRecord& run) {
         << (m.rho_full ? fmt("%.3f", *m.rho_full) : "-") << " | " << fmt("%.3e", ber(c)) << " | "
         << ci_text(lo, hi, "%.2e") << " | " << fmt("%.3e", ber(m.perfect)) << " | "
         << (enc ? fmt("%.1f", enc->p50_us) : "-") << " | " << (dec ? fmt("%.1f", dec->p50_us) : "-")
-        << " |\n";
+        << " | " << fmt("%.1f", m.batched_encoder_us) << " | "
+        << fmt("%.1f", m.batched_reconstruction_us) << " |\n";
   }
   return out.str();
 }

@@ -29,6 +29,10 @@ struct CsiPointMetrics {
   double ber_expected = 0.0;       ///< exact conditional BER given the effective gains
   Counts perfect;                  ///< the same downlink with perfect-CSI MRT
   double ber_perfect_expected = 0.0;
+  /// Batched timing: one encoder and one reconstruction call on `batched_samples` samples, one
+  /// thread, per sample, in microseconds.
+  std::size_t batched_samples = 0;
+  double batched_encoder_us = 0.0, batched_reconstruction_us = 0.0;
 };
 
 /// One finished sweep point.
