@@ -239,6 +239,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(all.begin() + 1, all.end());
   try {
     if (command == "run") return cmd_run(args);
+    if (command == "validate" && is_training_scenario(args)) return cmd_validate_training(args);
     if (command == "validate") return cmd_validate(args);
     if (command == "list") return cmd_list(args);
     if (command == "bench") return cmd_bench(args);

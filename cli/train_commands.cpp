@@ -159,6 +159,51 @@ std::string status_text(TrainStatus s) {
   return "?";
 }
 
+/// A validated training scenario.
+struct TrainConfig {
+  PointConfig pc;
+  TrainJob job;  ///< every setting from the file (not the command-line-only ones)
+  json config;   ///< every key with its canonical value
+};
+
+TrainConfig read_train_config(const std::string& file, const std::vector<std::string>& sets) {
+  RawConfig raw = read_config_file(file);
+  for (const auto& s : sets) apply_override(raw, s);
+  const Scenario sc = validate(raw, train_schema());
+  std::map<std::string, std::string> values;
+  for (const auto& [k, v] : sc.values) values[k] = v.front();
+  TrainConfig tc;
+  tc.pc = PointConfig(values);
+  const PointConfig& pc = tc.pc;
+  if (pc.text("run.model").empty()) throw ConfigError(file + ": run.model is empty");
+  TrainJob& job = tc.job;
+  job.arch = *csi_arch_named(pc.text("model.arch"));
+  job.cr = pc.count("model.cr");
+  try {
+    csi_code_values(job.arch, job.cr);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(file + ": key 'model.cr': " + e.what());
+  }
+  job.hyper.lr = pc.real("train.lr");
+  job.hyper.schedule = *lr_schedule_named(pc.text("train.schedule"));
+  job.hyper.warmup_epochs = pc.real("train.warmup_epochs");
+  job.hyper.step_epochs = pc.count("train.step_epochs");
+  job.hyper.step_gamma = pc.real("train.step_gamma");
+  job.hyper.lr_min = pc.real("train.lr_min");
+  job.hyper.batch = pc.count("train.batch");
+  job.hyper.epochs = pc.count("train.epochs");
+  job.patience = pc.count("train.patience");
+  job.seed = pc.count("run.seed");
+  job.threads = static_cast<unsigned>(pc.count("run.threads"));
+  if (job.threads == 0) job.threads = hardware_threads();
+  job.model_file = pc.text("run.model");
+  tc.config = json::object();
+  for (const auto& [k, v] : values) {
+    if (!outside_fingerprint(k)) job.fingerprint += k + "=" + v + "\n";
+    tc.config[k] = v;
+  }
+  return tc;
+}
 }  // namespace
 
 std::vector<ParamSpec> train_schema() {
@@ -243,39 +288,14 @@ int cmd_train(const std::vector<std::string>& args) {
     return 0;
   }
   const std::string file = cli::required_positional(p, "FILE", "train");
-  RawConfig raw = read_config_file(file);
-  for (const auto& s : sets) apply_override(raw, s);
-  if (p.vm.count("out")) apply_override(raw, "run.model=" + p.vm["out"].as<std::string>());
+  std::vector<std::string> all_sets = sets;
+  if (p.vm.count("out")) all_sets.push_back("run.model=" + p.vm["out"].as<std::string>());
   if (p.vm.count("threads")) {
-    apply_override(raw, "run.threads=" + std::to_string(p.vm["threads"].as<long long>()));
+    all_sets.push_back("run.threads=" + std::to_string(p.vm["threads"].as<long long>()));
   }
-  const Scenario sc = validate(raw, train_schema());
-  std::map<std::string, std::string> values;
-  for (const auto& [k, v] : sc.values) values[k] = v.front();
-  const PointConfig pc(values);
-  if (pc.text("run.model").empty()) throw ConfigError(file + ": run.model is empty");
-
-  TrainJob job;
-  job.arch = *csi_arch_named(pc.text("model.arch"));
-  job.cr = pc.count("model.cr");
-  try {
-    csi_code_values(job.arch, job.cr);
-  } catch (const std::invalid_argument& e) {
-    throw ConfigError(file + ": key 'model.cr': " + e.what());
-  }
-  job.hyper.lr = pc.real("train.lr");
-  job.hyper.schedule = *lr_schedule_named(pc.text("train.schedule"));
-  job.hyper.warmup_epochs = pc.real("train.warmup_epochs");
-  job.hyper.step_epochs = pc.count("train.step_epochs");
-  job.hyper.step_gamma = pc.real("train.step_gamma");
-  job.hyper.lr_min = pc.real("train.lr_min");
-  job.hyper.batch = pc.count("train.batch");
-  job.hyper.epochs = pc.count("train.epochs");
-  job.patience = pc.count("train.patience");
-  job.seed = pc.count("run.seed");
-  job.threads = static_cast<unsigned>(pc.count("run.threads"));
-  if (job.threads == 0) job.threads = hardware_threads();
-  job.model_file = pc.text("run.model");
+  const TrainConfig tc = read_train_config(file, all_sets);
+  const PointConfig& pc = tc.pc;
+  TrainJob job = tc.job;
   job.force = p.vm.count("force") != 0;
   if (p.vm.count("stop-after")) {
     const long long n = p.vm["stop-after"].as<long long>();
@@ -284,11 +304,7 @@ int cmd_train(const std::vector<std::string>& args) {
   }
   job.plot = p.vm.count("no-plot") == 0;
   job.live_progress = p.vm.count("quiet") == 0 && ::isatty(STDERR_FILENO) != 0;
-  json config = json::object();
-  for (const auto& [k, v] : values) {
-    if (!outside_fingerprint(k)) job.fingerprint += k + "=" + v + "\n";
-    config[k] = v;
-  }
+  const json& config = tc.config;
   const Split split{pc.count("data.train"), pc.count("data.val"), pc.count("data.test")};
 
   tune_allocator();
@@ -344,6 +360,42 @@ int cmd_train(const std::vector<std::string>& args) {
     std::cerr << "error: " << e.what() << "\n";
     return kBadInput;
   }
+}
+
+bool is_training_scenario(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a.empty() || a[0] == '-') continue;
+    try {
+      const RawConfig raw = read_config_file(a);
+      for (const auto& [key, value] : raw.entries) {
+        if (key.rfind("model.", 0) == 0 || key.rfind("train.", 0) == 0) return true;
+      }
+    } catch (const std::exception&) {
+      return false;
+    }
+    return false;
+  }
+  return false;
+}
+
+int cmd_validate_training(const std::vector<std::string>& args) {
+  po::options_description opts("usage: linksim validate TRAINING_FILE [--set key=value ...]");
+  std::vector<std::string> sets;
+  opts.add_options()("help,h", "show this help")(
+      "set", po::value<std::vector<std::string>>(&sets)->composing(), "override a key");
+  const cli::Parsed p = cli::parse(args, opts, "FILE");
+  if (p.help) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  const std::string file = cli::required_positional(p, "FILE", "validate");
+  const TrainConfig tc = read_train_config(file, sets);
+  const PointConfig& pc = tc.pc;
+  std::cout << file << ": OK, training scenario: " << arch_name(tc.job.arch) << " at CR "
+            << tc.job.cr << ", " << pc.text("data.train") << "/" << pc.text("data.val") << "/"
+            << pc.text("data.test") << " train/validation/test samples, " << tc.job.hyper.epochs
+            << " epochs -> " << tc.job.model_file.string() << "\n";
+  return 0;
 }
 
 int cmd_model_info(const std::vector<std::string>& args) {

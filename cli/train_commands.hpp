@@ -15,6 +15,11 @@ std::vector<ParamSpec> train_schema();
 /// `linksim train ...`; returns the exit code (2 for bad input, model or checkpoint files).
 /// Throws boost::program_options::error, ConfigError or DatasetError for bad input.
 int cmd_train(const std::vector<std::string>& args);
+/// True when `linksim validate ARGS` names a training scenario (a file with [model] or [train]
+/// keys) rather than a simulation scenario; false for anything unreadable (validate reports it).
+bool is_training_scenario(const std::vector<std::string>& validate_args);
+/// `linksim validate FILE` for a training scenario: checks every key and prints "FILE: OK, ...".
+int cmd_validate_training(const std::vector<std::string>& args);
 /// `linksim model-info FILE`; prints one JSON object; 2 for a missing or unusable file.
 int cmd_model_info(const std::vector<std::string>& args);
 

@@ -19,13 +19,17 @@ torch::Tensor lrelu(const torch::Tensor& x) {
   return torch::leaky_relu(x, kSlope);
 }
 
-/// BatchNorm settings: Keras' (eps 1e-3, moving-average momentum 0.99, i.e. 0.01 in LibTorch's
-/// convention) for the Keras-born nets, LibTorch's defaults for CRNet (a PyTorch original).
+/// BatchNorm settings. CsiNet and its convolutional relatives: Keras' eps 1e-3, but LibTorch's
+/// running-statistics momentum 0.1 instead of Keras' 0.01 (0.99 in Keras' convention). Our
+/// input sits within ~0.02 of 0.5 except a few peaks, so the first BatchNorm sees variances of
+/// ~1e-4: with momentum 0.01 the running variance keeps a weight 0.99^n of its initial 1 and
+/// needs over 1000 steps before evaluation-mode outputs mean anything (the original trained for
+/// 1000 epochs of 500 steps; we train for tens). CRNet: LibTorch's defaults, as its authors.
 struct BnSettings {
   double eps = 1e-3;
-  double momentum = 0.01;
+  double momentum = 0.1;
 };
-constexpr BnSettings kKerasBn{1e-3, 0.01};
+constexpr BnSettings kKerasBn{1e-3, 0.1};
 constexpr BnSettings kTorchBn{1e-5, 0.1};
 
 nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kh, std::int64_t kw, bool bias) {
@@ -86,6 +90,21 @@ void glorot_init(nn::Module& root) {
   }
 }
 
+/// Zeroes the last convolution of a decoder, so that a fresh network outputs u_hat = 0.5
+/// everywhere (the zero channel, the mean of the data). With Glorot weights there, the initial
+/// output is noise ~30 times stronger than the sparse angular-delay signal, and Adam spends its
+/// first thousands of steps shrinking it: on 64 indoor samples at CR 4 the training loss after
+/// 400 steps is 10 dB lower with this start. The gradient still reaches every layer from the
+/// second step on (the zeroed layer gets a gradient at once, the layers before it after it moved).
+void zero_conv(nn::Conv2d& c) {
+  torch::NoGradGuard no_grad;
+  c->weight.zero_();
+  if (c->options.bias()) c->bias.zero_();
+}
+
+constexpr const char* kZeroOutputInit =
+    "glorot_uniform weights, zero biases; the decoder's last conv starts at zero (u_hat = 0.5)";
+
 // ---------------------------------------------------------------------------------------------
 // CsiNet (Wen, Shih, Jin 2018).
 
@@ -105,6 +124,7 @@ class CsiNetModule : public nn::Module {
     y = refine2_(refine1_(y));
     return torch::sigmoid(out_(y));
   }
+  void init_output() { zero_conv(out_); }
   std::string hyper_json() const {
     return nlohmann::json{
         {"code_values", m_},
@@ -115,7 +135,7 @@ class CsiNetModule : public nn::Module {
         {"leaky_relu_slope", kSlope},
         {"batchnorm_eps", kKerasBn.eps},
         {"batchnorm_momentum", kKerasBn.momentum},
-        {"init", "glorot_uniform, zero bias"}}
+        {"init", kZeroOutputInit}}
         .dump();
   }
 
@@ -178,6 +198,7 @@ class CrNetModule : public nn::Module {
     y = lrelu(d5_(y));
     return torch::sigmoid(block2_(block1_(y)));
   }
+  void init_output() {}  // the authors' initialisation throughout
   std::string hyper_json() const {
     return nlohmann::json{
         {"code_values", m_},
@@ -270,6 +291,7 @@ class ConvCsiNetModule : public nn::Module {
     y = refine2_(refine1_(y));
     return torch::sigmoid(out_(y));
   }
+  void init_output() { zero_conv(out_); }
   std::string hyper_json() const {
     return nlohmann::json{
         {"code_values", m_},
@@ -287,7 +309,7 @@ class ConvCsiNetModule : public nn::Module {
         {"leaky_relu_slope", kSlope},
         {"batchnorm_eps", kKerasBn.eps},
         {"batchnorm_momentum", kKerasBn.momentum},
-        {"init", "glorot_uniform, zero bias"}}
+        {"init", kZeroOutputInit}}
         .dump();
   }
 
@@ -317,7 +339,10 @@ class ConvCsiNetModule : public nn::Module {
 template <class M>
 class Adapter final : public CsiNetwork {
  public:
-  explicit Adapter(std::shared_ptr<M> m) : m_(std::move(m)) { glorot_init(*m_); }
+  explicit Adapter(std::shared_ptr<M> m) : m_(std::move(m)) {
+    glorot_init(*m_);
+    m_->init_output();
+  }
   at::Tensor encode(const at::Tensor& u) override { return m_->encode(u); }
   at::Tensor decode(const at::Tensor& code) override { return m_->decode(code); }
   torch::nn::Module& module() override { return *m_; }

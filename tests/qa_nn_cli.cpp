@@ -147,6 +147,13 @@ BOOST_AUTO_TEST_CASE(train_interrupt_resume_and_model_info) {
   BOOST_TEST(!contains(second.err, "epoch 1/2"));
   BOOST_TEST(contains(second.err, "epoch 2/2"));
   BOOST_TEST(contains(second.err, "validation NMSE"));
+  // `linksim validate` recognises training scenarios.
+  const Result valid = run_cli({"validate", "tiny.ini"}, dir.path());
+  BOOST_TEST(valid.status == 0, valid.err);
+  BOOST_TEST(contains(valid.out, "OK, training scenario: csinet at CR 64"), valid.out);
+  const Result invalid = run_cli({"validate", "tiny.ini", "--set", "train.batch=0"}, dir.path());
+  BOOST_TEST(invalid.status == 2);
+  BOOST_TEST(contains(invalid.err, "train.batch"));
   // Third call: already finished.
   const Result third = run_cli({"train", "tiny.ini"}, dir.path());
   BOOST_TEST(third.status == 0);

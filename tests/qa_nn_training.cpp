@@ -60,20 +60,21 @@ BOOST_AUTO_TEST_CASE(a_few_training_steps_reduce_the_loss) {
   const arma::fmat u = indoor_normalised(64, 1, scales);
   TrainHyper h;
   h.batch = 16;
-  CsiTrainer trainer(CsiArch::CsiNet, 16, 3, h);
+  CsiTrainer trainer(CsiArch::CsiNet, 4, 3, h);
   const Evaluation before = trainer.evaluate(u);
   double first = 0, last = 0;
-  for (std::size_t e = 0; e < 6; ++e) {
+  for (std::size_t e = 0; e < 30; ++e) {
     const double loss = trainer.train_epoch(u, e);
     if (e == 0) first = loss;
     last = loss;
   }
   const Evaluation after = trainer.evaluate(u);
-  BOOST_TEST(trainer.steps() == 6U * 4U);
+  BOOST_TEST(trainer.steps() == 30U * 4U);
+  // The network starts at u_hat = 0.5 (the mean), so the first epoch's loss is the data power;
+  // 120 steps take it down by more than 3 dB.
   BOOST_TEST(last < 0.5 * first, "train loss " << first << " -> " << last);
-  // (The evaluation loss lags: BatchNorm's running statistics move by 1% a step, as in Keras.)
-  BOOST_TEST(std::isfinite(before.loss));
-  BOOST_TEST(std::isfinite(after.loss));
+  BOOST_TEST(after.loss < before.loss, "eval loss " << before.loss << " -> " << after.loss);
+  BOOST_TEST(after.nmse_db < before.nmse_db - 1.0);
   // The evaluation NMSE is the raw-scale NMSE (the per-sample scale cancels).
   const RawMetrics raw = raw_metrics(trainer.model(), u, scales);
   BOOST_TEST(std::abs(raw.nmse_db - after.nmse_db) < 1e-3);
