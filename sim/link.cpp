@@ -1,5 +1,6 @@
 #include "sim/link.hpp"
 
+#include <cstdint>
 #include <stdexcept>
 
 #include "sim/kernels.hpp"
@@ -43,6 +44,46 @@ Link::Link(LinkBlocks blocks, std::size_t frame_bits)
                                 ") must be a positive multiple of the bits per symbol (" +
                                 std::to_string(k) + ")");
   }
+  place_buffers();
+}
+
+void Link::place_buffers() {
+  // A load whose address matches a pending store's in its low 12 bits waits for it (4K
+  // aliasing), and a copy whose destination is just past its source modulo 4096 falls to a
+  // slow path (3 B/ns instead of 90 here). Where the allocator happens to put the buffers
+  // decides which passes suffer, so they get fixed offsets modulo 4096 instead: each signal
+  // buffer starts 1 KiB before the one it is computed from (rx from tx, the equaliser's copy
+  // from rx), and the bit buffers sit in between. Blocks resize buffers with set_size, which
+  // keeps this memory as long as the size does not change; a block that changes the type
+  // (e.g. a complex channel output for a real input) simply gets fresh memory.
+  constexpr std::size_t kPage = 4096;
+  const std::size_t n_sym = frame_bits_ / bits_per_symbol();
+  const bool real = blocks_.mapper->constellation().is_real();
+  const std::size_t signal_bytes = n_sym * (real ? sizeof(double) : sizeof(arma::cx_double));
+  const auto span = [&](std::size_t bytes) { return (bytes + kPage - 1) / kPage * kPage + kPage; };
+  const std::size_t total = 3 * span(signal_bytes) + 2 * span(frame_bits_) + kPage;
+  arena_ = std::make_unique<std::byte[]>(total);
+  auto* p = reinterpret_cast<std::byte*>(
+      (reinterpret_cast<std::uintptr_t>(arena_.get()) + kPage - 1) / kPage * kPage);
+  const auto take = [&p, &span](std::size_t bytes, std::size_t offset) {
+    std::byte* at = p + offset;
+    p += span(bytes);
+    return at;
+  };
+  std::byte* tx = take(signal_bytes, 0);
+  std::byte* rx = take(signal_bytes, 3 * kPage / 4);
+  std::byte* eq = take(signal_bytes, kPage / 2);
+  std::byte* bits = take(frame_bits_, kPage / 4);
+  std::byte* bits_hat = take(frame_bits_, kPage / 8);
+  bits_ = Bits(reinterpret_cast<std::uint8_t*>(bits), frame_bits_, false, false);
+  bits_hat_ = Bits(reinterpret_cast<std::uint8_t*>(bits_hat), frame_bits_, false, false);
+  const auto signal = [&](std::byte* at) -> Signal {
+    if (real) return arma::vec(reinterpret_cast<double*>(at), n_sym, false, false);
+    return arma::cx_vec(reinterpret_cast<arma::cx_double*>(at), n_sym, false, false);
+  };
+  tx_ = signal(tx);
+  rx_ = signal(rx);
+  eq_.y = signal(eq);
 }
 
 std::vector<std::string> Link::stage_names() const {

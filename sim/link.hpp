@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <stdexcept>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -61,8 +62,12 @@ class Link final : public FrameSimulator {
   unsigned bits_per_symbol() const { return blocks_.mapper->constellation().bits_per_symbol(); }
 
  private:
+  /// Puts the frame buffers in one arena at chosen offsets (see link.cpp).
+  void place_buffers();
+
   LinkBlocks blocks_;
   std::size_t frame_bits_;
+  std::unique_ptr<std::byte[]> arena_;
   // Per-frame buffers, reused across frames.
   Bits bits_, bits_hat_;
   Signal tx_, rx_;

@@ -17,8 +17,8 @@ void xoshiro_avx2(std::array<std::array<std::uint64_t, RandomStream::kLanes>, 4>
 void ziggurat_avx2(const std::uint64_t* words, double* out, std::uint64_t* accept, std::size_t n,
                    const double* x, const double* ratio, double stddev);
 void unpack_bits_avx2(const std::uint64_t* words, std::uint8_t* out, std::size_t n_words);
-std::size_t zig32_add_avx2(const std::uint64_t* words, const double* x, double* y, std::size_t n,
-                           const Zig32Entry* table, double stddev, std::uint32_t* rejected);
+void zig32_add_avx2(const std::uint64_t* words, const double* x, double* y, std::size_t n,
+                    const Zig32Entry* table, double stddev, std::uint64_t* misses);
 constexpr std::size_t kAvx2Width = 4;
 }  // namespace detail
 
@@ -46,14 +46,15 @@ struct Ziggurat {
   std::array<double, kZigguratLayers + 1> x{};  ///< x[0] = v / f(r), x[1] = r > ... > x[256] = 0
   std::array<double, kZigguratLayers> ratio{};  ///< x[i+1] / x[i]: the fast-path bound on u
   std::array<double, kZigguratLayers + 1> f{};  ///< f(x[i]) = exp(-x[i]^2 / 2)
-  /// What the slow path needs of layer i, in one cache line. Wedge squeeze (i >= 1): with
-  /// t = (z - x[i+1]) / (x[i] - x[i+1]) in [0, 1] and the density rescaled to
-  /// g(t) = (f(z) - f[i]) / (f[i+1] - f[i]) (1 at t = 0, 0 at t = 1), |g(t) - (1 - t)| <= band
-  /// (a rigorous bound plus slack far above rounding errors).
+  /// What the slow path needs of layer i, in one cache line. Wedge test (i >= 1): a draw
+  /// (z, y = f[i] + h (f[i+1] - f[i])) is accepted when y < f(z). A quadratic in
+  /// s = z - x[i+1] fitted to the density, q(s) = c0 + s (c1 + s c2) ~ f(z) - f[i], is within
+  /// `band` of it on the whole wedge (a rigorous bound plus slack far above rounding errors),
+  /// so d = h df - q(s) decides without exp unless |d| <= band (a fraction of a per cent).
   struct alignas(64) Layer {
-    double x, x_next, ratio, f, f_next;
-    double inv_width;  ///< 1 / (x[i] - x[i+1])
-    double band;
+    double x, x_next, ratio;
+    double df;  ///< f[i+1] - f[i]
+    double c0, c1, c2, band;
   };
   std::array<Layer, kZigguratLayers> layer{};
   /// The single-word ziggurat's fast-path table (add_normal).
@@ -63,6 +64,19 @@ struct Ziggurat {
 /// z with its sign bit flipped when bit 63 of `sign` is set (no branch).
 inline double with_sign(double z, std::uint64_t sign) {
   return std::bit_cast<double>(std::bit_cast<std::uint64_t>(z) ^ (sign & 0x8000000000000000ULL));
+}
+
+/// Hides v's value from the optimiser (no code): keeps branch-free code branch-free.
+template <class T>
+inline void opaque(T& v) {
+#if defined(__GNUC__)
+  asm("" : "+r"(v));
+#endif
+}
+
+/// A uniform double in [0, 1) from the top 52 bits of a word (exact; no integer conversion).
+inline double uniform52(std::uint64_t word) {
+  return std::bit_cast<double>(0x3ff0000000000000ULL | (word >> 12)) - 1.0;
 }
 
 /// Largest float not above the double d (d > 0).
@@ -84,25 +98,37 @@ const Ziggurat& ziggurat() {
     t.x[kZigguratLayers] = 0.0;
     for (std::size_t i = 0; i < kZigguratLayers; ++i) t.ratio[i] = t.x[i + 1] / t.x[i];
     for (std::size_t i = 0; i <= kZigguratLayers; ++i) t.f[i] = f(t.x[i]);
-    // Wedge squeezes: the largest deviation from the chord on a grid of step h, plus the most it
-    // can grow between grid points (|g''| h^2 / 8, with |f''(x)| = |x^2 - 1| exp(-x^2 / 2)
-    // bounded on the layer by its endpoint values of |x^2 - 1| times exp(-lo^2 / 2)), plus slack.
+    // Wedge squeezes: q interpolates f - f[i] at the three Chebyshev nodes of the wedge; its
+    // largest error on a grid of step h, plus the most the error can grow between grid points
+    // (|f'' - q''| h^2 / 8, with |f''(x)| = |x^2 - 1| exp(-x^2 / 2) bounded on the wedge by its
+    // endpoint values of |x^2 - 1| times exp(-lo^2 / 2)), plus slack.
     constexpr int kGrid = 256;
+    constexpr double kPi = 3.14159265358979323846;
     for (std::size_t i = 0; i < kZigguratLayers; ++i) {
-      t.layer[i] = {t.x[i], t.x[i + 1], t.ratio[i], t.f[i], t.f[i + 1], 0.0, 0.0};
+      t.layer[i] = {t.x[i], t.x[i + 1], t.ratio[i], t.f[i + 1] - t.f[i], 0.0, 0.0, 0.0, 0.0};
     }
     for (std::size_t i = 1; i < kZigguratLayers; ++i) {
-      const double lo = t.x[i + 1], hi = t.x[i], width = hi - lo, df = t.f[i + 1] - t.f[i];
-      t.layer[i].inv_width = 1.0 / width;
+      const double lo = t.x[i + 1], hi = t.x[i], width = hi - lo;
+      std::array<double, 3> node{}, value{};
+      for (int k = 0; k < 3; ++k) {
+        node[k] = 0.5 * width * (1.0 + std::cos((2 * k + 1) * kPi / 6.0));
+        value[k] = f(lo + node[k]) - t.f[i];
+      }
+      const double d01 = (value[1] - value[0]) / (node[1] - node[0]);
+      const double d12 = (value[2] - value[1]) / (node[2] - node[1]);
+      const double d012 = (d12 - d01) / (node[2] - node[0]);
+      Ziggurat::Layer& l = t.layer[i];
+      l.c2 = d012;
+      l.c1 = d01 - d012 * (node[0] + node[1]);
+      l.c0 = value[0] - d01 * node[0] + d012 * node[0] * node[1];
       double worst = 0.0;
       for (int k = 0; k <= kGrid; ++k) {
-        const double s = static_cast<double>(k) / kGrid;
-        const double g = (f(lo + s * width) - t.f[i]) / df;
-        worst = std::max(worst, std::abs(g - (1.0 - s)));
+        const double s = width * static_cast<double>(k) / kGrid;
+        worst = std::max(worst, std::abs(f(lo + s) - t.f[i] - (l.c0 + s * (l.c1 + s * l.c2))));
       }
       const double f2 = std::max(std::abs(lo * lo - 1.0), std::abs(hi * hi - 1.0)) * f(lo);
-      const double h = 1.0 / kGrid;
-      t.layer[i].band = worst + width * width * f2 / df * h * h / 8.0 + 1e-9;
+      const double h = width / kGrid;
+      l.band = worst + (f2 + 2.0 * std::abs(l.c2)) * h * h / 8.0 + 1e-12;
     }
     for (std::size_t k = 0; k < kZig32Entries; ++k) {
       const std::size_t i = k % kZigguratLayers;
@@ -127,17 +153,19 @@ void ziggurat_fast(const std::uint64_t* words, double* out, std::uint64_t* accep
   ziggurat_kernel<Scalar>(words, out, accept, done, n, z.x.data(), z.ratio.data(), stddev);
 }
 
-/// Fast path of add_normal over the 32-bit words [0, n) (see zig32_add_scalar); returns the
-/// number of entries written to `rejected`.
-std::size_t zig32_add(const std::uint64_t* words, const double* x, double* y, std::size_t n,
-                      double stddev, std::uint32_t* rejected) {
+/// Fast path of add_normal over the 32-bit words [0, n) (see zig32_add_scalar); sets the miss
+/// bits misses[0 .. ceil(n / 64)).
+void zig32_add(const std::uint64_t* words, const double* x, double* y, std::size_t n, double stddev,
+               std::uint64_t* misses) {
   const Zig32Entry* table = ziggurat().zig32.data();
-  std::size_t done = 0, count = 0;
+  std::size_t done = 0;
   if (has_avx2()) {
-    count = detail::zig32_add_avx2(words, x, y, n, table, stddev, rejected);
+    detail::zig32_add_avx2(words, x, y, n, table, stddev, misses);  // sets every block's bits
     done = n - n % 8;
+  } else {
+    std::fill(misses, misses + (n + 63) / 64, std::uint64_t{0});
   }
-  return zig32_add_scalar(words, x, y, done, n, table, stddev, rejected, count);
+  zig32_add_scalar(words, x, y, done, n, table, stddev, misses);
 }
 
 void unpack_bits(const std::uint64_t* words, std::uint8_t* out, std::size_t n_words) {
@@ -205,13 +233,15 @@ double RandomStream::normal_tail() {
 
 bool RandomStream::wedge_accepts(std::size_t i, double z) {
   // Accept when a uniform height under the layer falls below the density. The squeeze settles
-  // all but a few per cent of the cases without exp, with the same answer as the exact test.
-  const Ziggurat::Layer& l = ziggurat().layer[i];
-  const double u = uniform();
-  const double chord = 1.0 - (z - l.x_next) * l.inv_width;
-  if (u < chord - l.band) return true;
-  if (u > chord + l.band) return false;
-  return l.f + u * (l.f_next - l.f) < std::exp(-0.5 * z * z);
+  // all but a fraction of a per cent of the cases without exp, with the exact test's answer.
+  const Ziggurat& t = ziggurat();
+  const Ziggurat::Layer& l = t.layer[i];
+  const double h = uniform();
+  const double s = z - l.x_next;
+  const double d = h * l.df - (l.c0 + s * (l.c1 + s * l.c2));
+  if (d < -l.band) return true;
+  if (d > l.band) return false;
+  return t.f[i] + h * (t.f[i + 1] - t.f[i]) < std::exp(-0.5 * z * z);
 }
 
 double RandomStream::normal_slow(std::uint64_t w) {
@@ -226,29 +256,6 @@ double RandomStream::normal_slow(std::uint64_t w) {
     if (wedge_accepts(i, z)) return sign * z;
     w = next_u64();
   }
-}
-
-bool RandomStream::normal32_slow(std::uint32_t w, double& z) {
-  const Ziggurat& t = ziggurat();
-  const std::size_t i = (w >> 23) & (kZigguratLayers - 1);
-  const std::uint64_t sign = static_cast<std::uint64_t>(w) << 32;  // bit 31 -> bit 63
-  const double u = static_cast<double>(w & 0x7fffffU) * 0x1.0p-23;
-  const Ziggurat::Layer& l = t.layer[i];
-  const double zu = u * l.x;  // unsigned
-  z = with_sign(zu, sign);
-  if (u < l.ratio || i == 0) [[unlikely]] {  // between the float and double bounds, or the tail
-    if (!(u < l.ratio)) z = with_sign(normal_tail(), sign);
-    return true;
-  }
-  // wedge_accepts, written so that the common outcomes need no (unpredictable) branch.
-  const double h = uniform();
-  const double chord = 1.0 - (zu - l.x_next) * l.inv_width;
-  const bool below = h < chord - l.band;
-  const bool in_band = static_cast<int>(!below) & static_cast<int>(!(h > chord + l.band));
-  if (in_band) [[unlikely]] {
-    return l.f + h * (l.f_next - l.f) < std::exp(-0.5 * zu * zu);
-  }
-  return below;
 }
 
 void RandomStream::fill_bits(std::span<std::uint8_t> bits) {
@@ -301,46 +308,88 @@ void RandomStream::add_normal(std::span<double> y, std::span<const double> x, do
     throw std::invalid_argument("add_normal: " + std::to_string(y.size()) + " outputs for " +
                                 std::to_string(x.size()) + " inputs");
   }
-  // Chunks of 256 samples (one xoshiro round gives 16 words of 32 bits). The 1.5% of draws that
-  // miss the fast path are collected, in order, and finished together when the list is nearly
-  // full or at the end: the same order on every instruction set, and few mispredicted branches.
-  constexpr std::size_t kSamples = 256;
+  // Chunks of kMaxMisses samples (one xoshiro round gives 16 words of 32 bits): the fast path
+  // over the whole chunk, then the 1.5% of draws that missed it, in order (the same order on
+  // every instruction set), together and with few mispredicted branches.
+  constexpr std::size_t kSamples = kMaxMisses;
   alignas(64) std::array<std::uint64_t, kSamples / 2> words;
-  std::array<std::uint32_t, kSamples + 1> groups;
-  std::array<Miss, kMaxMisses> misses;
-  std::size_t n_misses = 0;
+  std::array<std::uint64_t, kSamples / 64> miss_bits;
+  std::array<std::uint32_t, kSamples + 4> misses;
   std::size_t done = 0;
   while (done < y.size()) {
     const std::size_t n = std::min(kSamples, y.size() - done);
     xoshiro_lanes(s_, words.data(), (n + 2 * kLanes - 1) / (2 * kLanes));
-    const std::size_t n_groups =
-        zig32_add(words.data(), x.data() + done, y.data() + done, n, stddev, groups.data());
-    for (std::size_t g = 0; g < n_groups; ++g) {
-      const std::size_t base = groups[g] >> 8;
-      for (std::uint32_t m = groups[g] & 0xffU; m != 0; m &= m - 1) {
-        const std::size_t j = base + static_cast<std::size_t>(std::countr_zero(m));
-        misses[n_misses++] = {static_cast<std::uint32_t>(done + j), word32(words.data(), j)};
-      }
+    zig32_add(words.data(), x.data() + done, y.data() + done, n, stddev, miss_bits.data());
+    // Miss bits to sample indices: four per 64-bit block without branches (a block has more in
+    // 0.3% of cases).
+    std::size_t n_misses = 0;
+    for (std::size_t b = 0; b * 64 < n; ++b) {
+      std::uint64_t m = miss_bits[b];
+      do {
+        for (int k = 0; k < 4; ++k) {
+          misses[n_misses] =
+              static_cast<std::uint32_t>(64 * b) + static_cast<std::uint32_t>(std::countr_zero(m));
+          n_misses += (m | (0 - m)) >> 63;  // m != 0, as arithmetic: compilers like to
+          m &= m - 1;                       // turn these steps into unpredictable branches
+          opaque(m);
+        }
+      } while (m != 0);
     }
+    finish_misses(y.subspan(done, n), x.subspan(done, n), stddev, words.data(),
+                  std::span(misses.data(), n_misses));
     done += n;
-    if (n_misses + kSamples > kMaxMisses || done == y.size()) {
-      finish_misses(y, x, stddev, std::span(misses.data(), n_misses));
-      n_misses = 0;
-    }
   }
 }
 
 void RandomStream::finish_misses(std::span<double> y, std::span<const double> x, double stddev,
-                                 std::span<const Miss> misses) {
-  // Then, in order, the draws the wedge test rejected start again with a fresh draw.
-  std::array<std::uint32_t, kMaxMisses> retry;
-  std::size_t n_retry = 0;
-  for (const Miss& m : misses) {
-    double z = 0.0;
-    const bool accepted = normal32_slow(m.word, z);
-    y[m.index] = x[m.index] + stddev * z;
-    retry[n_retry] = m.index;
-    n_retry += accepted ? 0 : 1;
+                                 const std::uint64_t* words,
+                                 std::span<const std::uint32_t> misses) {
+  // The slow path of the single-word ziggurat, for a batch of misses at once and without
+  // unpredictable branches. Every miss gets a height word (drawn in bulk, in order) and is
+  // classified as accepted (inside the layer by the double-precision bound, or below the wedge's
+  // squeeze: most), rejected (above it: start again with a fresh draw), or special (the tail
+  // beyond r, or a height within the squeeze band: exact test). An accepted draw keeps the value
+  // the fast path already wrote (u x[layer] in single precision, as every fast-path draw).
+  // Specials are finished in order, then the retries in order, each with normal().
+  const Ziggurat& t = ziggurat();
+  const std::size_t m = misses.size();
+  alignas(64) std::array<std::uint64_t, kMaxMisses> heights;
+  std::array<std::uint32_t, kMaxMisses> retry, special;
+  xoshiro_lanes(s_, heights.data(), (m + kLanes - 1) / kLanes);
+  // First the verdicts, with no dependence between misses (so they overlap), then the lists.
+  std::array<std::uint8_t, kMaxMisses> verdict;  // 0 accepted, 1 rejected, 2 special
+  for (std::size_t k = 0; k < m; ++k) {
+    const std::uint32_t w = word32(words, misses[k]);
+    const std::size_t i = (w >> 23) & (kZigguratLayers - 1);
+    const Ziggurat::Layer& l = t.layer[i];
+    const double u = static_cast<double>(w & 0x7fffffU) * 0x1.0p-23;
+    const double h = uniform52(heights[k]);
+    const double sq = u * l.x - l.x_next;
+    const double d = h * l.df - (l.c0 + sq * (l.c1 + sq * l.c2));
+    const unsigned outside = u < l.ratio ? 0U : 1U;  // the few draws between the float and the
+                                                     // double bound are inside
+    const unsigned tail = i == 0 ? 1U : 0U;
+    const unsigned below = d < -l.band ? 1U : 0U, above = d > l.band ? 1U : 0U;
+    verdict[k] = static_cast<std::uint8_t>(
+        outside * (((1U - tail) & above) | ((tail | (1U - below - above)) << 1)));
+  }
+  std::size_t n_retry = 0, n_special = 0;
+  for (std::size_t k = 0; k < m; ++k) {
+    retry[n_retry] = misses[k];
+    n_retry += verdict[k] & 1U;
+    special[n_special] = static_cast<std::uint32_t>(k);
+    n_special += verdict[k] >> 1;
+  }
+  for (std::size_t s = 0; s < n_special; ++s) {
+    const std::uint32_t j = misses[special[s]], w = word32(words, j);
+    const std::size_t i = (w >> 23) & (kZigguratLayers - 1);
+    if (i == 0) {
+      y[j] = x[j] + stddev * with_sign(normal_tail(), std::uint64_t{w} << 32);
+      continue;
+    }
+    const double zu = static_cast<double>(w & 0x7fffffU) * 0x1.0p-23 * t.x[i];
+    const double h = uniform52(heights[special[s]]);
+    if (!(t.f[i] + h * (t.f[i + 1] - t.f[i]) < std::exp(-0.5 * zu * zu))) retry[n_retry++] = j;
   }
   for (std::size_t k = 0; k < n_retry; ++k) y[retry[k]] = x[retry[k]] + stddev * normal();
 }

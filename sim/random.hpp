@@ -57,18 +57,12 @@ class RandomStream {
   void refill();
   /// The ziggurat's slow path (wedges, tail, retries) for a word that missed the fast path.
   double normal_slow(std::uint64_t word);
-  /// A draw of add_normal that missed the fast path: its sample index and 32-bit word.
-  struct Miss {
-    std::uint32_t index;
-    std::uint32_t word;
-  };
-  static constexpr std::size_t kMaxMisses = 1024;
-  /// Finishes the draws that missed add_normal's fast path (slow path, then retries).
+  /// Samples per chunk of add_normal, so at most this many misses at a time.
+  static constexpr std::size_t kMaxMisses = 2048;
+  /// Finishes the draws of a chunk of add_normal that missed the fast path (slow path, then
+  /// retries): `misses` holds their indices in the chunk, in order, `words` the chunk's words.
   void finish_misses(std::span<double> y, std::span<const double> x, double stddev,
-                     std::span<const Miss> misses);
-  /// The same for a 32-bit word of add_normal, without the retry: sets z and returns true when
-  /// the draw is accepted, false when the caller must start again with a fresh draw.
-  bool normal32_slow(std::uint32_t word, double& z);
+                     const std::uint64_t* words, std::span<const std::uint32_t> misses);
   /// A draw from the tail beyond the base strip's edge r (Marsaglia 1964), without its sign.
   double normal_tail();
   /// Whether (z, a uniform height drawn here) in the wedge of layer `layer` lies under the

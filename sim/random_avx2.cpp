@@ -2,6 +2,8 @@
 // only called after a run-time CPU check (random.cpp).
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "sim/random_kernels.hpp"
 
 namespace linksim {
@@ -74,8 +76,8 @@ void unpack_bits_avx2(const std::uint64_t* words, std::uint8_t* out, std::size_t
   }
 }
 
-std::size_t zig32_add_avx2(const std::uint64_t* words, const double* x, double* y, std::size_t n,
-                           const Zig32Entry* table, double stddev, std::uint32_t* rejected) {
+void zig32_add_avx2(const std::uint64_t* words, const double* x, double* y, std::size_t n,
+                    const Zig32Entry* table, double stddev, std::uint64_t* misses) {
   // Each table entry is 8 bytes (x, ratio): one scalar load per word, no gathers (slow here).
   const double* t = reinterpret_cast<const double*>(table);
   const auto* w32 = reinterpret_cast<const std::uint32_t*>(words);
@@ -83,34 +85,36 @@ std::size_t zig32_add_avx2(const std::uint64_t* words, const double* x, double* 
   const __m256i one_bits = _mm256_set1_epi32(0x3f800000);
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256d sd = _mm256_set1_pd(stddev);
-  std::size_t count = 0;
-  for (std::size_t j = 0; j + 8 <= n; j += 8) {
-    const std::uint64_t q0 = words[j / 2], q1 = words[j / 2 + 1];
-    const std::uint64_t q2 = words[j / 2 + 2], q3 = words[j / 2 + 3];
-    // a: entries of words j, j+1 | j+4, j+5; b: j+2, j+3 | j+6, j+7 (as (x, ratio) float pairs).
-    const __m128d a0 = _mm_loadh_pd(_mm_load_sd(t + ((q0 >> 23) & 511)), t + (q0 >> 55));
-    const __m128d a1 = _mm_loadh_pd(_mm_load_sd(t + ((q2 >> 23) & 511)), t + (q2 >> 55));
-    const __m128d b0 = _mm_loadh_pd(_mm_load_sd(t + ((q1 >> 23) & 511)), t + (q1 >> 55));
-    const __m128d b1 = _mm_loadh_pd(_mm_load_sd(t + ((q3 >> 23) & 511)), t + (q3 >> 55));
-    const __m256 a = _mm256_castpd_ps(_mm256_insertf128_pd(_mm256_castpd128_pd256(a0), a1, 1));
-    const __m256 b = _mm256_castpd_ps(_mm256_insertf128_pd(_mm256_castpd128_pd256(b0), b1, 1));
-    const __m256 xs = _mm256_shuffle_ps(a, b, 0x88);     // x of words j .. j+7, in order
-    const __m256 ratio = _mm256_shuffle_ps(a, b, 0xDD);  // ratio of words j .. j+7
-    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w32 + j));
-    const __m256 u = _mm256_sub_ps(
-        _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(w, mantissa), one_bits)), one);
-    const __m256 z = _mm256_mul_ps(u, xs);
-    const auto miss =
-        static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(u, ratio, _CMP_GE_OQ)));
-    rejected[count] = static_cast<std::uint32_t>(j << 8) | miss;
-    count += miss != 0 ? 1 : 0;
-    const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(z));
-    const __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(z, 1));
-    _mm256_storeu_pd(y + j, _mm256_add_pd(_mm256_loadu_pd(x + j), _mm256_mul_pd(lo, sd)));
-    _mm256_storeu_pd(y + j + 4, _mm256_add_pd(_mm256_loadu_pd(x + j + 4), _mm256_mul_pd(hi, sd)));
+  for (std::size_t block = 0; block * 64 < n; ++block) {
+    // Miss bits of 64 samples gathered in a register: one store per block.
+    std::uint64_t miss_bits = 0;
+    const std::size_t end = std::min(n, 64 * block + 64);
+    for (std::size_t j = 64 * block; j + 8 <= end; j += 8) {
+      const std::uint64_t q0 = words[j / 2], q1 = words[j / 2 + 1];
+      const std::uint64_t q2 = words[j / 2 + 2], q3 = words[j / 2 + 3];
+      // a: entries of words j, j+1 | j+4, j+5; b: j+2, j+3 | j+6, j+7 (as (x, ratio) pairs).
+      const __m128d a0 = _mm_loadh_pd(_mm_load_sd(t + ((q0 >> 23) & 511)), t + (q0 >> 55));
+      const __m128d a1 = _mm_loadh_pd(_mm_load_sd(t + ((q2 >> 23) & 511)), t + (q2 >> 55));
+      const __m128d b0 = _mm_loadh_pd(_mm_load_sd(t + ((q1 >> 23) & 511)), t + (q1 >> 55));
+      const __m128d b1 = _mm_loadh_pd(_mm_load_sd(t + ((q3 >> 23) & 511)), t + (q3 >> 55));
+      const __m256 a = _mm256_castpd_ps(_mm256_insertf128_pd(_mm256_castpd128_pd256(a0), a1, 1));
+      const __m256 b = _mm256_castpd_ps(_mm256_insertf128_pd(_mm256_castpd128_pd256(b0), b1, 1));
+      const __m256 xs = _mm256_shuffle_ps(a, b, 0x88);     // x of words j .. j+7, in order
+      const __m256 ratio = _mm256_shuffle_ps(a, b, 0xDD);  // ratio of words j .. j+7
+      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w32 + j));
+      const __m256 u = _mm256_sub_ps(
+          _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(w, mantissa), one_bits)), one);
+      const __m256 z = _mm256_mul_ps(u, xs);
+      const auto miss =
+          static_cast<std::uint64_t>(_mm256_movemask_ps(_mm256_cmp_ps(u, ratio, _CMP_GE_OQ)));
+      miss_bits |= miss << (j & 63);
+      const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(z));
+      const __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(z, 1));
+      _mm256_storeu_pd(y + j, _mm256_add_pd(_mm256_loadu_pd(x + j), _mm256_mul_pd(lo, sd)));
+      _mm256_storeu_pd(y + j + 4, _mm256_add_pd(_mm256_loadu_pd(x + j + 4), _mm256_mul_pd(hi, sd)));
+    }
+    misses[block] = miss_bits;
   }
-  return count;
 }
-
 }  // namespace detail
 }  // namespace linksim

@@ -143,23 +143,20 @@ inline float zig32_uniform(std::uint32_t w) {
 
 /// Fast path of the single-word ziggurat for the 32-bit words [begin, n) of `words`:
 /// y[j] = x[j] + stddev * z_j with z_j = u * table[w >> 23].x (float), accepted when
-/// u < table[w >> 23].ratio. Every y[j] is written; each miss appends (j << 8) | 1 to `rejected`
-/// (the caller redoes y[j] on the slow path). Returns the new number of entries in `rejected`.
-/// The AVX2 kernel does the same IEEE operations eight words at a time (entries
-/// (j << 8) | lane mask for a group starting at j).
-inline std::size_t zig32_add_scalar(const std::uint64_t* words, const double* x, double* y,
-                                    std::size_t begin, std::size_t n, const Zig32Entry* table,
-                                    double stddev, std::uint32_t* rejected, std::size_t count) {
+/// u < table[w >> 23].ratio. Every y[j] is written; a miss sets bit j % 64 of misses[j / 64]
+/// (which the caller cleared; it redoes y[j] on the slow path). The AVX2 kernel does the same
+/// IEEE operations eight words at a time.
+inline void zig32_add_scalar(const std::uint64_t* words, const double* x, double* y,
+                             std::size_t begin, std::size_t n, const Zig32Entry* table,
+                             double stddev, std::uint64_t* misses) {
   for (std::size_t j = begin; j < n; ++j) {
     const std::uint32_t w = word32(words, j);
     const Zig32Entry e = table[w >> 23];
     const float u = zig32_uniform(w);
     const float z = u * e.x;
     y[j] = x[j] + stddev * static_cast<double>(z);
-    rejected[count] = static_cast<std::uint32_t>(j << 8) | 1U;
-    count += u < e.ratio ? 0 : 1;
+    misses[j >> 6] |= static_cast<std::uint64_t>(u < e.ratio ? 0 : 1) << (j & 63);
   }
-  return count;
 }
 
 /// Unpacks 64 bits per word, least significant first, into bytes that are 0 or 1.
