@@ -314,84 +314,100 @@ void RandomStream::add_normal(std::span<double> y, std::span<const double> x, do
   constexpr std::size_t kSamples = kMaxMisses;
   alignas(64) std::array<std::uint64_t, kSamples / 2> words;
   std::array<std::uint64_t, kSamples / 64> miss_bits;
-  std::array<std::uint32_t, kSamples + 4> misses;
+  std::array<std::uint32_t, kSamples> miss_index, miss_word;
   std::size_t done = 0;
   while (done < y.size()) {
     const std::size_t n = std::min(kSamples, y.size() - done);
     xoshiro_lanes(s_, words.data(), (n + 2 * kLanes - 1) / (2 * kLanes));
     zig32_add(words.data(), x.data() + done, y.data() + done, n, stddev, miss_bits.data());
-    // Miss bits to sample indices: four per 64-bit block without branches (a block has more in
-    // 0.3% of cases).
-    std::size_t n_misses = 0;
+    // Miss bits to a list: first the blocks that have misses (61% do), without branches, then
+    // their bits, the first one without a branch (40% of those blocks have a second).
+    std::array<std::uint8_t, kSamples / 64> hit;
+    std::size_t n_hit = 0;
     for (std::size_t b = 0; b * 64 < n; ++b) {
+      hit[n_hit] = static_cast<std::uint8_t>(b);
+      n_hit += miss_bits[b] != 0 ? 1 : 0;
+    }
+    std::size_t n_misses = 0;
+    for (std::size_t h = 0; h < n_hit; ++h) {
+      const std::size_t b = hit[h];
       std::uint64_t m = miss_bits[b];
       do {
-        for (int k = 0; k < 4; ++k) {
-          misses[n_misses] =
-              static_cast<std::uint32_t>(64 * b) + static_cast<std::uint32_t>(std::countr_zero(m));
-          n_misses += (m | (0 - m)) >> 63;  // m != 0, as arithmetic: compilers like to
-          m &= m - 1;                       // turn these steps into unpredictable branches
-          opaque(m);
-        }
+        const auto j = static_cast<std::uint32_t>(64 * b + std::countr_zero(m));
+        miss_index[n_misses] = j;
+        miss_word[n_misses++] = word32(words.data(), j);
+        m &= m - 1;
       } while (m != 0);
     }
-    finish_misses(y.subspan(done, n), x.subspan(done, n), stddev, words.data(),
-                  std::span(misses.data(), n_misses));
+    finish_misses(y.subspan(done, n), x.subspan(done, n), stddev, miss_index.data(),
+                  miss_word.data(), n_misses);
     done += n;
   }
 }
 
 void RandomStream::finish_misses(std::span<double> y, std::span<const double> x, double stddev,
-                                 const std::uint64_t* words,
-                                 std::span<const std::uint32_t> misses) {
+                                 std::uint32_t* index, std::uint32_t* word, std::size_t m) {
   // The slow path of the single-word ziggurat, for a batch of misses at once and without
   // unpredictable branches. Every miss gets a height word (drawn in bulk, in order) and is
   // classified as accepted (inside the layer by the double-precision bound, or below the wedge's
   // squeeze: most), rejected (above it: start again with a fresh draw), or special (the tail
-  // beyond r, or a height within the squeeze band: exact test). An accepted draw keeps the value
-  // the fast path already wrote (u x[layer] in single precision, as every fast-path draw).
-  // Specials are finished in order, then the retries in order, each with normal().
+  // beyond r, or a height within the squeeze band: exact test, in order). An accepted draw keeps
+  // the value the fast path already wrote (u x[layer] in single precision, as every fast-path
+  // draw). The rejected ones, in order, get a fresh single-word draw each; those that miss the
+  // fast path again form the next, much smaller batch.
   const Ziggurat& t = ziggurat();
-  const std::size_t m = misses.size();
   alignas(64) std::array<std::uint64_t, kMaxMisses> heights;
   std::array<std::uint32_t, kMaxMisses> retry, special;
-  xoshiro_lanes(s_, heights.data(), (m + kLanes - 1) / kLanes);
-  // First the verdicts, with no dependence between misses (so they overlap), then the lists.
   std::array<std::uint8_t, kMaxMisses> verdict;  // 0 accepted, 1 rejected, 2 special
-  for (std::size_t k = 0; k < m; ++k) {
-    const std::uint32_t w = word32(words, misses[k]);
-    const std::size_t i = (w >> 23) & (kZigguratLayers - 1);
-    const Ziggurat::Layer& l = t.layer[i];
-    const double u = static_cast<double>(w & 0x7fffffU) * 0x1.0p-23;
-    const double h = uniform52(heights[k]);
-    const double sq = u * l.x - l.x_next;
-    const double d = h * l.df - (l.c0 + sq * (l.c1 + sq * l.c2));
-    const unsigned outside = u < l.ratio ? 0U : 1U;  // the few draws between the float and the
-                                                     // double bound are inside
-    const unsigned tail = i == 0 ? 1U : 0U;
-    const unsigned below = d < -l.band ? 1U : 0U, above = d > l.band ? 1U : 0U;
-    verdict[k] = static_cast<std::uint8_t>(
-        outside * (((1U - tail) & above) | ((tail | (1U - below - above)) << 1)));
-  }
-  std::size_t n_retry = 0, n_special = 0;
-  for (std::size_t k = 0; k < m; ++k) {
-    retry[n_retry] = misses[k];
-    n_retry += verdict[k] & 1U;
-    special[n_special] = static_cast<std::uint32_t>(k);
-    n_special += verdict[k] >> 1;
-  }
-  for (std::size_t s = 0; s < n_special; ++s) {
-    const std::uint32_t j = misses[special[s]], w = word32(words, j);
-    const std::size_t i = (w >> 23) & (kZigguratLayers - 1);
-    if (i == 0) {
-      y[j] = x[j] + stddev * with_sign(normal_tail(), std::uint64_t{w} << 32);
-      continue;
+  while (m > 0) {
+    xoshiro_lanes(s_, heights.data(), (m + kLanes - 1) / kLanes);
+    // First the verdicts, with no dependence between misses (so they overlap), then the lists.
+    for (std::size_t k = 0; k < m; ++k) {
+      const std::uint32_t w = word[k];
+      const std::size_t i = (w >> 23) & (kZigguratLayers - 1);
+      const Ziggurat::Layer& l = t.layer[i];
+      const double u = static_cast<double>(w & 0x7fffffU) * 0x1.0p-23;
+      const double h = uniform52(heights[k]);
+      const double sq = u * l.x - l.x_next;
+      const double d = h * l.df - (l.c0 + sq * (l.c1 + sq * l.c2));
+      const unsigned outside = u < l.ratio ? 0U : 1U;  // the few draws between the float and
+                                                       // the double bound are inside
+      const unsigned tail = i == 0 ? 1U : 0U;
+      const unsigned below = d < -l.band ? 1U : 0U, above = d > l.band ? 1U : 0U;
+      verdict[k] = static_cast<std::uint8_t>(
+          outside * (((1U - tail) & above) | ((tail | (1U - below - above)) << 1)));
     }
-    const double zu = static_cast<double>(w & 0x7fffffU) * 0x1.0p-23 * t.x[i];
-    const double h = uniform52(heights[special[s]]);
-    if (!(t.f[i] + h * (t.f[i + 1] - t.f[i]) < std::exp(-0.5 * zu * zu))) retry[n_retry++] = j;
+    std::size_t n_retry = 0, n_special = 0;
+    for (std::size_t k = 0; k < m; ++k) {
+      retry[n_retry] = index[k];
+      n_retry += verdict[k] & 1U;
+      special[n_special] = static_cast<std::uint32_t>(k);
+      n_special += verdict[k] >> 1;
+    }
+    for (std::size_t s = 0; s < n_special; ++s) {
+      const std::uint32_t j = index[special[s]], w = word[special[s]];
+      const std::size_t i = (w >> 23) & (kZigguratLayers - 1);
+      if (i == 0) {
+        y[j] = x[j] + stddev * with_sign(normal_tail(), std::uint64_t{w} << 32);
+        continue;
+      }
+      const double zu = static_cast<double>(w & 0x7fffffU) * 0x1.0p-23 * t.x[i];
+      const double h = uniform52(heights[special[s]]);
+      if (!(t.f[i] + h * (t.f[i + 1] - t.f[i]) < std::exp(-0.5 * zu * zu))) retry[n_retry++] = j;
+    }
+    // Fresh draws for the rejected ones: the fast path (as zig32_add_scalar), one word each.
+    xoshiro_lanes(s_, heights.data(), (n_retry + 2 * kLanes - 1) / (2 * kLanes));
+    m = 0;
+    for (std::size_t r = 0; r < n_retry; ++r) {
+      const std::uint32_t j = retry[r], w = word32(heights.data(), r);
+      const Zig32Entry e = t.zig32[w >> 23];
+      const float u = zig32_uniform(w);
+      y[j] = x[j] + stddev * static_cast<double>(u * e.x);
+      index[m] = j;
+      word[m] = w;
+      m += u < e.ratio ? 0 : 1;
+    }
   }
-  for (std::size_t k = 0; k < n_retry; ++k) y[retry[k]] = x[retry[k]] + stddev * normal();
 }
 
 void RandomStream::fill_uniform(std::span<double> out) {

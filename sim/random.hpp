@@ -59,10 +59,10 @@ class RandomStream {
   double normal_slow(std::uint64_t word);
   /// Samples per chunk of add_normal, so at most this many misses at a time.
   static constexpr std::size_t kMaxMisses = 2048;
-  /// Finishes the draws of a chunk of add_normal that missed the fast path (slow path, then
-  /// retries): `misses` holds their indices in the chunk, in order, `words` the chunk's words.
+  /// Finishes the m draws of add_normal that missed the fast path: index[k] is the sample (in
+  /// y, x) of miss k, word[k] its 32-bit word; both arrays are reused as scratch.
   void finish_misses(std::span<double> y, std::span<const double> x, double stddev,
-                     const std::uint64_t* words, std::span<const std::uint32_t> misses);
+                     std::uint32_t* index, std::uint32_t* word, std::size_t m);
   /// A draw from the tail beyond the base strip's edge r (Marsaglia 1964), without its sign.
   double normal_tail();
   /// Whether (z, a uniform height drawn here) in the wedge of layer `layer` lies under the
