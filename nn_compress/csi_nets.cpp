@@ -49,6 +49,12 @@ class ConvBnImpl : public nn::Module {
       : conv_(register_module("conv", conv(in, out, kh, kw, bias))),
         bn_(register_module("bn", bn(out, s))) {}
   torch::Tensor forward(const torch::Tensor& x) { return bn_(conv_(x)); }
+  /// Sets the BatchNorm's gamma and beta to zero: the block outputs 0 until they learn.
+  void zero_output() {
+    torch::NoGradGuard no_grad;
+    bn_->weight.zero_();
+    bn_->bias.zero_();
+  }
 
  private:
   nn::Conv2d conv_;
@@ -167,6 +173,8 @@ class CrBlockImpl : public nn::Module {
     const torch::Tensor b = p2b_(lrelu(p2a_(x)));
     return lrelu(fuse_(lrelu(torch::cat({a, b}, 1))) + x);
   }
+  /// The residual branch starts at zero (the block passes lrelu(x) on).
+  void zero_branch() { fuse_->zero_output(); }
 
  private:
   ConvBn p1a_, p1b_, p1c_, p2a_, p2b_, fuse_;
@@ -198,7 +206,16 @@ class CrNetModule : public nn::Module {
     y = lrelu(d5_(y));
     return torch::sigmoid(block2_(block1_(y)));
   }
-  void init_output() {}  // the authors' initialisation throughout
+  /// The decoder's conv5x5 BatchNorm and both CRBlocks' residual-branch BatchNorms start at
+  /// gamma = beta = 0, so u_hat = 0.5 at first and the output grows only as fast as those gammas
+  /// do (BatchNorm inside the branches would otherwise blow any small input up to unit variance).
+  /// With the authors' Glorot start alone, 8 epochs of 5k indoor samples left the validation
+  /// NMSE at +7 dB (the output noise still being shrunk).
+  void init_output() {
+    d5_->zero_output();
+    block1_->zero_branch();
+    block2_->zero_branch();
+  }
   std::string hyper_json() const {
     return nlohmann::json{
         {"code_values", m_},
@@ -212,7 +229,9 @@ class CrNetModule : public nn::Module {
         {"leaky_relu_slope", kSlope},
         {"batchnorm_eps", kTorchBn.eps},
         {"batchnorm_momentum", kTorchBn.momentum},
-        {"init", "glorot_uniform, zero bias"}}
+        {"init",
+         "glorot_uniform weights; the BatchNorms of the decoder's conv5x5 and of both CRBlocks' "
+         "conv1x1 start at gamma = beta = 0 (u_hat = 0.5)"}}
         .dump();
   }
 
