@@ -19,6 +19,8 @@ void ziggurat_avx2(const std::uint64_t* words, double* out, std::uint64_t* accep
 void unpack_bits_avx2(const std::uint64_t* words, std::uint8_t* out, std::size_t n_words);
 void zig32_add_avx2(const std::uint64_t* words, const double* x, double* y, std::size_t n,
                     const Zig32Entry* table, double stddev, std::uint64_t* misses);
+void zig32_verdicts_avx2(const std::uint32_t* word, const std::uint64_t* heights, std::size_t m,
+                         const ZigLayer* layers, std::uint8_t* verdict);
 constexpr std::size_t kAvx2Width = 4;
 }  // namespace detail
 
@@ -46,16 +48,7 @@ struct Ziggurat {
   std::array<double, kZigguratLayers + 1> x{};  ///< x[0] = v / f(r), x[1] = r > ... > x[256] = 0
   std::array<double, kZigguratLayers> ratio{};  ///< x[i+1] / x[i]: the fast-path bound on u
   std::array<double, kZigguratLayers + 1> f{};  ///< f(x[i]) = exp(-x[i]^2 / 2)
-  /// What the slow path needs of layer i, in one cache line. Wedge test (i >= 1): a draw
-  /// (z, y = f[i] + h (f[i+1] - f[i])) is accepted when y < f(z). A quadratic in
-  /// s = z - x[i+1] fitted to the density, q(s) = c0 + s (c1 + s c2) ~ f(z) - f[i], is within
-  /// `band` of it on the whole wedge (a rigorous bound plus slack far above rounding errors),
-  /// so d = h df - q(s) decides without exp unless |d| <= band (a fraction of a per cent).
-  struct alignas(64) Layer {
-    double x, x_next, ratio;
-    double df;  ///< f[i+1] - f[i]
-    double c0, c1, c2, band;
-  };
+  using Layer = ZigLayer;                       ///< (random_kernels.hpp)
   std::array<Layer, kZigguratLayers> layer{};
   /// The single-word ziggurat's fast-path table (add_normal).
   alignas(64) std::array<Zig32Entry, kZig32Entries> zig32{};
@@ -72,11 +65,6 @@ inline void opaque(T& v) {
 #if defined(__GNUC__)
   asm("" : "+r"(v));
 #endif
-}
-
-/// A uniform double in [0, 1) from the top 52 bits of a word (exact; no integer conversion).
-inline double uniform52(std::uint64_t word) {
-  return std::bit_cast<double>(0x3ff0000000000000ULL | (word >> 12)) - 1.0;
 }
 
 /// Largest float not above the double d (d > 0).
@@ -166,6 +154,17 @@ void zig32_add(const std::uint64_t* words, const double* x, double* y, std::size
     std::fill(misses, misses + (n + 63) / 64, std::uint64_t{0});
   }
   zig32_add_scalar(words, x, y, done, n, table, stddev, misses);
+}
+
+/// zig32_verdict for misses [0, m).
+void zig32_verdicts(const std::uint32_t* word, const std::uint64_t* heights, std::size_t m,
+                    const ZigLayer* layers, std::uint8_t* verdict) {
+  std::size_t done = 0;
+  if (has_avx2()) {
+    detail::zig32_verdicts_avx2(word, heights, m, layers, verdict);
+    done = m - m % 4;
+  }
+  for (std::size_t k = done; k < m; ++k) verdict[k] = zig32_verdict(word[k], heights[k], layers);
 }
 
 void unpack_bits(const std::uint64_t* words, std::uint8_t* out, std::size_t n_words) {
@@ -362,21 +361,7 @@ void RandomStream::finish_misses(std::span<double> y, std::span<const double> x,
   while (m > 0) {
     xoshiro_lanes(s_, heights.data(), (m + kLanes - 1) / kLanes);
     // First the verdicts, with no dependence between misses (so they overlap), then the lists.
-    for (std::size_t k = 0; k < m; ++k) {
-      const std::uint32_t w = word[k];
-      const std::size_t i = (w >> 23) & (kZigguratLayers - 1);
-      const Ziggurat::Layer& l = t.layer[i];
-      const double u = static_cast<double>(w & 0x7fffffU) * 0x1.0p-23;
-      const double h = uniform52(heights[k]);
-      const double sq = u * l.x - l.x_next;
-      const double d = h * l.df - (l.c0 + sq * (l.c1 + sq * l.c2));
-      const unsigned outside = u < l.ratio ? 0U : 1U;  // the few draws between the float and
-                                                       // the double bound are inside
-      const unsigned tail = i == 0 ? 1U : 0U;
-      const unsigned below = d < -l.band ? 1U : 0U, above = d > l.band ? 1U : 0U;
-      verdict[k] = static_cast<std::uint8_t>(
-          outside * (((1U - tail) & above) | ((tail | (1U - below - above)) << 1)));
-    }
+    zig32_verdicts(word, heights.data(), m, t.layer.data(), verdict.data());
     std::size_t n_retry = 0, n_special = 0;
     for (std::size_t k = 0; k < m; ++k) {
       retry[n_retry] = index[k];

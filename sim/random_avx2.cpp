@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "sim/random_kernels.hpp"
 
@@ -116,5 +117,65 @@ void zig32_add_avx2(const std::uint64_t* words, const double* x, double* y, std:
     misses[block] = miss_bits;
   }
 }
+void zig32_verdicts_avx2(const std::uint32_t* word, const std::uint64_t* heights, std::size_t m,
+                         const ZigLayer* layers, std::uint8_t* verdict) {
+  // zig32_verdict four misses at a time: the four layers' cache lines are transposed into
+  // field vectors.
+  const __m128i mantissa = _mm_set1_epi32(0x7fffff);
+  const __m128i layer_bits = _mm_set1_epi32(0x7f800000);
+  const __m256i one_bits = _mm256_set1_epi64x(0x3ff0000000000000LL);
+  const __m256d one = _mm256_set1_pd(1.0), scale = _mm256_set1_pd(0x1.0p-23);
+  const __m256d sign = _mm256_set1_pd(-0.0);
+  // Bit l of a 4-bit mask to byte l (0 or 1).
+  static constexpr std::uint32_t kSpread[16] = {0x00000000, 0x00000001, 0x00000100, 0x00000101,
+                                                0x00010000, 0x00010001, 0x00010100, 0x00010101,
+                                                0x01000000, 0x01000001, 0x01000100, 0x01000101,
+                                                0x01010000, 0x01010001, 0x01010100, 0x01010101};
+  for (std::size_t k = 0; k + 4 <= m; k += 4) {
+    const ZigLayer* l[4];
+    for (int q = 0; q < 4; ++q) l[q] = layers + ((word[k + q] >> 23) & 255);
+    __m256d a[4], b[4];
+    for (int q = 0; q < 4; ++q) {
+      a[q] = _mm256_load_pd(&l[q]->x);   // x, x_next, ratio, df
+      b[q] = _mm256_load_pd(&l[q]->c0);  // c0, c1, c2, band
+    }
+    const __m256d a01l = _mm256_unpacklo_pd(a[0], a[1]), a01h = _mm256_unpackhi_pd(a[0], a[1]);
+    const __m256d a23l = _mm256_unpacklo_pd(a[2], a[3]), a23h = _mm256_unpackhi_pd(a[2], a[3]);
+    const __m256d b01l = _mm256_unpacklo_pd(b[0], b[1]), b01h = _mm256_unpackhi_pd(b[0], b[1]);
+    const __m256d b23l = _mm256_unpacklo_pd(b[2], b[3]), b23h = _mm256_unpackhi_pd(b[2], b[3]);
+    const __m256d x = _mm256_permute2f128_pd(a01l, a23l, 0x20);
+    const __m256d ratio = _mm256_permute2f128_pd(a01l, a23l, 0x31);
+    const __m256d x_next = _mm256_permute2f128_pd(a01h, a23h, 0x20);
+    const __m256d df = _mm256_permute2f128_pd(a01h, a23h, 0x31);
+    const __m256d c0 = _mm256_permute2f128_pd(b01l, b23l, 0x20);
+    const __m256d c2 = _mm256_permute2f128_pd(b01l, b23l, 0x31);
+    const __m256d c1 = _mm256_permute2f128_pd(b01h, b23h, 0x20);
+    const __m256d band = _mm256_permute2f128_pd(b01h, b23h, 0x31);
+
+    const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(word + k));
+    const __m256d u = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_and_si128(w, mantissa)), scale);
+    const __m256i hw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(heights + k));
+    const __m256d h = _mm256_sub_pd(
+        _mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(hw, 12), one_bits)), one);
+    const __m256d sq = _mm256_sub_pd(_mm256_mul_pd(u, x), x_next);
+    const __m256d d = _mm256_sub_pd(
+        _mm256_mul_pd(h, df),
+        _mm256_add_pd(c0, _mm256_mul_pd(sq, _mm256_add_pd(c1, _mm256_mul_pd(sq, c2)))));
+    const auto inside =
+        static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(u, ratio, _CMP_LT_OQ)));
+    const auto below = static_cast<unsigned>(
+        _mm256_movemask_pd(_mm256_cmp_pd(d, _mm256_xor_pd(band, sign), _CMP_LT_OQ)));
+    const auto above =
+        static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(d, band, _CMP_GT_OQ)));
+    const auto tail = static_cast<unsigned>(_mm_movemask_ps(
+        _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(w, layer_bits), _mm_setzero_si128()))));
+    const unsigned outside = ~inside & 15U;
+    const unsigned rejected = outside & ~tail & above;
+    const unsigned special = outside & (tail | (~below & ~above)) & 15U;
+    const std::uint32_t v = kSpread[rejected] | (kSpread[special] << 1);
+    std::memcpy(verdict + k, &v, sizeof v);
+  }
+}
+
 }  // namespace detail
 }  // namespace linksim

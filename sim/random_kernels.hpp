@@ -23,6 +23,17 @@ struct Zig32Entry {
       ratio;  ///< x[layer+1] / x[layer] rounded down: u below it lies inside the layer's rectangle
 };
 
+/// What the slow path needs of one ziggurat layer i, in one cache line (plain data, shared by
+/// both builds). Wedge test (i >= 1): a draw (z, y = f[i] + h (f[i+1] - f[i])) is accepted when
+/// y < f(z). A quadratic in s = z - x[i+1] fitted to the density, q(s) = c0 + s (c1 + s c2)
+/// ~ f(z) - f[i], is within `band` of it on the whole wedge (a rigorous bound plus slack far
+/// above rounding errors), so d = h df - q(s) decides without exp unless |d| <= band.
+struct alignas(64) ZigLayer {
+  double x, x_next, ratio;
+  double df;  ///< f[i+1] - f[i]
+  double c0, c1, c2, band;
+};
+
 }  // namespace detail
 
 namespace {
@@ -157,6 +168,32 @@ inline void zig32_add_scalar(const std::uint64_t* words, const double* x, double
     y[j] = x[j] + stddev * static_cast<double>(z);
     misses[j >> 6] |= static_cast<std::uint64_t>(u < e.ratio ? 0 : 1) << (j & 63);
   }
+}
+
+using detail::ZigLayer;
+
+/// A uniform double in [0, 1) from the top 52 bits of a word (exact; no integer conversion).
+inline double uniform52(std::uint64_t word) {
+  return std::bit_cast<double>(0x3ff0000000000000ULL | (word >> 12)) - 1.0;
+}
+
+/// Verdict on a single-word draw w that missed the fast path, given a height word: 0 accepted
+/// (inside the layer by the double-precision bound, or below the wedge's squeeze), 1 rejected
+/// (above it), 2 special (the tail beyond r, or a height within the squeeze band). The AVX2
+/// kernel gives the same verdicts (same IEEE operations) four at a time.
+inline std::uint8_t zig32_verdict(std::uint32_t w, std::uint64_t height, const ZigLayer* layers) {
+  const std::size_t i = (w >> 23) & (kZigguratLayers - 1);
+  const ZigLayer& l = layers[i];
+  const double u = static_cast<double>(w & 0x7fffffU) * 0x1.0p-23;
+  const double h = uniform52(height);
+  const double sq = u * l.x - l.x_next;
+  const double d = h * l.df - (l.c0 + sq * (l.c1 + sq * l.c2));
+  const unsigned outside = u < l.ratio ? 0U : 1U;  // the few draws between the float and the
+                                                   // double bound are inside
+  const unsigned tail = i == 0 ? 1U : 0U;
+  const unsigned below = d < -l.band ? 1U : 0U, above = d > l.band ? 1U : 0U;
+  return static_cast<std::uint8_t>(outside *
+                                   (((1U - tail) & above) | ((tail | (1U - below - above)) << 1)));
 }
 
 /// Unpacks 64 bits per word, least significant first, into bytes that are 0 or 1.
