@@ -10,8 +10,8 @@ namespace linksim {
 
 /// "awgn": y = x + w. A real (BPSK) input stays real and gets N(0, n0/2) noise; a complex input
 /// gets CN(0, n0). Leaves the channel state empty (unit gain). The noise is added in one pass by
-/// RandomStream::add_normal (32 random bits per real sample: exact in distribution up to 23-bit
-/// uniforms within each ziggurat layer, tail included).
+/// RandomStream::add_normal (32 random bits per real sample; exact in distribution up to 23-bit
+/// uniforms within each ziggurat layer and single-precision values, tail included).
 std::unique_ptr<Channel> make_awgn_channel();
 
 enum class CsiMode {

@@ -18,7 +18,7 @@ void ziggurat_avx2(const std::uint64_t* words, double* out, std::uint64_t* accep
                    const double* x, const double* ratio, double stddev);
 void unpack_bits_avx2(const std::uint64_t* words, std::uint8_t* out, std::size_t n_words);
 void zig32_add_avx2(const std::uint64_t* words, const double* x, double* y, std::size_t n,
-                    const Zig32Entry* table, double stddev, std::uint64_t* misses);
+                    const double* table, double stddev, std::uint64_t* misses);
 void zig32_verdicts_avx2(const std::uint32_t* word, const std::uint64_t* heights, std::size_t m,
                          const ZigLayer* layers, std::uint8_t* verdict);
 constexpr std::size_t kAvx2Width = 4;
@@ -51,7 +51,7 @@ struct Ziggurat {
   using Layer = ZigLayer;                       ///< (random_kernels.hpp)
   std::array<Layer, kZigguratLayers> layer{};
   /// The single-word ziggurat's fast-path table (add_normal).
-  alignas(64) std::array<Zig32Entry, kZig32Entries> zig32{};
+  alignas(64) std::array<double, kZig32Entries> zig32{};  ///< zig32_entry(x, ratio)
 };
 
 /// z with its sign bit flipped when bit 63 of `sign` is set (no branch).
@@ -121,8 +121,7 @@ const Ziggurat& ziggurat() {
     for (std::size_t k = 0; k < kZig32Entries; ++k) {
       const std::size_t i = k % kZigguratLayers;
       const auto xf = static_cast<float>(t.x[i]);
-      t.zig32[k].x = k >= kZigguratLayers ? -xf : xf;
-      t.zig32[k].ratio = float_at_most(t.ratio[i]);
+      t.zig32[k] = zig32_entry(k >= kZigguratLayers ? -xf : xf, float_at_most(t.ratio[i]));
     }
     return t;
   }();
@@ -145,7 +144,7 @@ void ziggurat_fast(const std::uint64_t* words, double* out, std::uint64_t* accep
 /// bits misses[0 .. ceil(n / 64)).
 void zig32_add(const std::uint64_t* words, const double* x, double* y, std::size_t n, double stddev,
                std::uint64_t* misses) {
-  const Zig32Entry* table = ziggurat().zig32.data();
+  const double* table = ziggurat().zig32.data();
   std::size_t done = 0;
   if (has_avx2()) {
     detail::zig32_add_avx2(words, x, y, n, table, stddev, misses);  // sets every block's bits
@@ -385,12 +384,12 @@ void RandomStream::finish_misses(std::span<double> y, std::span<const double> x,
     m = 0;
     for (std::size_t r = 0; r < n_retry; ++r) {
       const std::uint32_t j = retry[r], w = word32(heights.data(), r);
-      const Zig32Entry e = t.zig32[w >> 23];
+      const double e = t.zig32[w >> 23];
       const float u = zig32_uniform(w);
-      y[j] = x[j] + stddev * static_cast<double>(u * e.x);
+      y[j] = x[j] + stddev * static_cast<double>(u * zig32_x(e));
       index[m] = j;
       word[m] = w;
-      m += u < e.ratio ? 0 : 1;
+      m += u < zig32_ratio(e) ? 0 : 1;
     }
   }
 }

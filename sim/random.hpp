@@ -44,13 +44,16 @@ class RandomStream {
   /// Shapes: y and x both [n]; they must not overlap. Throws std::invalid_argument on a size
   /// mismatch.
   ///
-  /// A single-word ziggurat: one 32-bit random word per sample (half the bits of fill_normal),
-  /// the same 256 layers, with the fast path (98.5% of draws) in single precision, 8 lanes wide:
-  /// 8 bits pick the layer, 1 the sign and 23 the uniform u, and z = u * x[layer] is rounded to
-  /// float (relative error <= 2^-24). So the samples are exact in distribution up to 23-bit
-  /// uniforms within each layer (a grid of x[layer] * 2^-23, under 5e-7), tail included: the
-  /// wedges, the tail beyond 3.654 and retries run in double precision with 53-bit uniforms (as
-  /// fill_normal), and nothing is truncated. The results are the same on every instruction set.
+  /// A single-word ziggurat: one 32-bit random word per sample (half the bits of fill_normal)
+  /// and the same 256 layers. 8 bits pick the layer, 1 the sign and 23 the uniform u; a draw's
+  /// value is u * x[layer], computed in single precision (relative error below 2^-23). Whether
+  /// the draw is accepted is decided exactly: u against x[layer+1] / x[layer] (98.5% of draws,
+  /// 8 lanes wide), else, for the wedges, a 52-bit uniform height against the density in double
+  /// precision (a fitted quadratic squeeze, exp when in doubt) and the tail beyond r = 3.654 by
+  /// Marsaglia's method in double precision with 53-bit uniforms; rejected draws start again
+  /// with fresh words. So the samples are exact in distribution up to 23-bit uniforms within
+  /// each layer (a grid of x[layer] * 2^-23, under 5e-7) and single-precision values, tail
+  /// included: nothing is truncated. The results are the same on every instruction set.
   void add_normal(std::span<double> y, std::span<const double> x, double stddev);
 
  private:

@@ -78,9 +78,8 @@ void unpack_bits_avx2(const std::uint64_t* words, std::uint8_t* out, std::size_t
 }
 
 void zig32_add_avx2(const std::uint64_t* words, const double* x, double* y, std::size_t n,
-                    const Zig32Entry* table, double stddev, std::uint64_t* misses) {
+                    const double* t, double stddev, std::uint64_t* misses) {
   // Each table entry is 8 bytes (x, ratio): one scalar load per word, no gathers (slow here).
-  const double* t = reinterpret_cast<const double*>(table);
   const auto* w32 = reinterpret_cast<const std::uint32_t*>(words);
   const __m256i mantissa = _mm256_set1_epi32(0x7fffff);
   const __m256i one_bits = _mm256_set1_epi32(0x3f800000);

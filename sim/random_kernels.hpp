@@ -15,14 +15,6 @@
 namespace linksim {
 namespace detail {
 
-/// Fast-path table entry of the single-word ziggurat (RandomStream::add_normal), indexed by the
-/// top 9 bits of a 32-bit word: k = (sign << 8) | layer. Shared by both builds (plain data).
-struct Zig32Entry {
-  float x;  ///< x[layer] rounded to float, negated when the sign bit is set
-  float
-      ratio;  ///< x[layer+1] / x[layer] rounded down: u below it lies inside the layer's rectangle
-};
-
 /// What the slow path needs of one ziggurat layer i, in one cache line (plain data, shared by
 /// both builds). Wedge test (i >= 1): a draw (z, y = f[i] + h (f[i+1] - f[i])) is accepted when
 /// y < f(z). A quadratic in s = z - x[i+1] fitted to the density, q(s) = c0 + s (c1 + s c2)
@@ -140,7 +132,23 @@ inline void ziggurat_kernel(const std::uint64_t* words, double* out, std::uint64
 }
 
 inline constexpr std::size_t kZig32Entries = 2 * kZigguratLayers;
-using detail::Zig32Entry;
+/// Fast-path table entry of the single-word ziggurat (RandomStream::add_normal), indexed by the
+/// top 9 bits of a 32-bit word: k = (sign << 8) | layer. It holds two floats, x[layer] (negated
+/// when the sign bit is set) in the low half and x[layer+1] / x[layer] rounded down (u below it
+/// lies inside the layer's rectangle) in the high half, stored as the bits of a double so that
+/// the AVX2 kernel loads an entry with one scalar load.
+inline double zig32_entry(float x, float ratio) {
+  return std::bit_cast<double>(static_cast<std::uint64_t>(std::bit_cast<std::uint32_t>(x)) |
+                               static_cast<std::uint64_t>(std::bit_cast<std::uint32_t>(ratio))
+                                   << 32);
+}
+inline float zig32_x(double entry) {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(std::bit_cast<std::uint64_t>(entry)));
+}
+inline float zig32_ratio(double entry) {
+  return std::bit_cast<float>(
+      static_cast<std::uint32_t>(std::bit_cast<std::uint64_t>(entry) >> 32));
+}
 
 /// Word j of a buffer of 64-bit words read as 32-bit words (low half first).
 inline std::uint32_t word32(const std::uint64_t* words, std::size_t j) {
@@ -153,20 +161,20 @@ inline float zig32_uniform(std::uint32_t w) {
 }
 
 /// Fast path of the single-word ziggurat for the 32-bit words [begin, n) of `words`:
-/// y[j] = x[j] + stddev * z_j with z_j = u * table[w >> 23].x (float), accepted when
-/// u < table[w >> 23].ratio. Every y[j] is written; a miss sets bit j % 64 of misses[j / 64]
+/// y[j] = x[j] + stddev * z_j with z_j = u * x of entry table[w >> 23] (float), accepted when
+/// u < its ratio. Every y[j] is written; a miss sets bit j % 64 of misses[j / 64]
 /// (which the caller cleared; it redoes y[j] on the slow path). The AVX2 kernel does the same
 /// IEEE operations eight words at a time.
 inline void zig32_add_scalar(const std::uint64_t* words, const double* x, double* y,
-                             std::size_t begin, std::size_t n, const Zig32Entry* table,
-                             double stddev, std::uint64_t* misses) {
+                             std::size_t begin, std::size_t n, const double* table, double stddev,
+                             std::uint64_t* misses) {
   for (std::size_t j = begin; j < n; ++j) {
     const std::uint32_t w = word32(words, j);
-    const Zig32Entry e = table[w >> 23];
+    const double e = table[w >> 23];
     const float u = zig32_uniform(w);
-    const float z = u * e.x;
+    const float z = u * zig32_x(e);
     y[j] = x[j] + stddev * static_cast<double>(z);
-    misses[j >> 6] |= static_cast<std::uint64_t>(u < e.ratio ? 0 : 1) << (j & 63);
+    misses[j >> 6] |= static_cast<std::uint64_t>(u < zig32_ratio(e) ? 0 : 1) << (j & 63);
   }
 }
 
