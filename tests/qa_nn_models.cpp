@@ -7,8 +7,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "blocks/cs.hpp"
+#include "channels/cost2100.hpp"
 #include "channels/csi_dataset.hpp"
 #include "nn_compress/csi_trainer.hpp"
 #include "nn_compress/nn_feedback.hpp"
@@ -285,3 +287,52 @@ BOOST_AUTO_TEST_CASE(corrupt_truncated_foreign_and_mismatched_files_are_rejected
   // Every message names the file.
   BOOST_TEST(has(load_error(dir / "extra_array"), (dir / "extra_array").string()));
 }
+
+#ifdef LINKSIM_MODELS_DIR
+BOOST_AUTO_TEST_CASE(shipped_models_reproduce_their_recorded_validation_nmse) {
+  // Every shipped model trained on generated drops: regenerate the first K of its validation
+  // drops exactly (drop i of the data seed is stream derive_seed(seed, 0, i); validation follows
+  // the training drops), evaluate, and check that the recorded validation NMSE (over all of
+  // them) lies within 5 standard errors of the mean per-sample error ratio on these K.
+  constexpr std::size_t kSamples = 200;
+  std::size_t checked = 0;
+  for (const auto& e : std::filesystem::directory_iterator(LINKSIM_MODELS_DIR)) {
+    if (e.path().extension() != ".lsnn") continue;
+    const CsiAutoencoder m = CsiAutoencoder::load(e.path());
+    const auto t = nlohmann::json::parse(m.training_record());
+    BOOST_TEST_CONTEXT(e.path().filename().string()) {
+      if (!t.contains("validation")) {  // still training (models/ is where `linksim train` works)
+        BOOST_TEST_MESSAGE(e.path().string() << ": training in progress, skipped");
+        continue;
+      }
+      const auto& data = t.at("recipe").at("data");
+      if (data.at("source") != "generated") continue;
+      const auto scenario = cost2100_scenario_named(data.at("channel").get<std::string>());
+      BOOST_REQUIRE(scenario.has_value());
+      const auto seed = data.at("seed").get<std::uint64_t>();
+      const auto first = data.at("train_samples").get<std::uint64_t>();
+      const auto n_val = data.at("validation_samples").get<std::size_t>();
+      const std::size_t k = std::min(kSamples, n_val);
+      arma::mat x(kCsiValues, k);
+      for (std::size_t i = 0; i < k; ++i) {
+        RandomStream rng(derive_seed(seed, 0, first + i));
+        x.col(i) = flatten_csi(
+            generate_drop(cost2100_params(*scenario), csinet_geometry(*scenario), rng).h_ad);
+      }
+      const arma::mat x_hat = m.reconstruct(x);
+      arma::vec ratio(k);
+      for (std::size_t i = 0; i < k; ++i) {
+        ratio(i) =
+            arma::accu(arma::square(x.col(i) - x_hat.col(i))) / arma::accu(arma::square(x.col(i)));
+      }
+      const double se = arma::stddev(ratio) / std::sqrt(static_cast<double>(k));
+      const double recorded = std::pow(10.0, t.at("validation").at("nmse_db").get<double>() / 10.0);
+      BOOST_TEST(std::abs(arma::mean(ratio) - recorded) <= 5.0 * se + 1e-9,
+                 "first " << k << " validation drops: NMSE " << 10 * std::log10(arma::mean(ratio))
+                          << " dB, recorded " << 10 * std::log10(recorded) << " dB");
+      ++checked;
+    }
+  }
+  BOOST_TEST_MESSAGE(checked << " shipped model(s) checked");
+}
+#endif
