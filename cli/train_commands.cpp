@@ -316,6 +316,9 @@ int cmd_train(const std::vector<std::string>& args) {
   try {
     // A finished checkpoint of the same configuration needs no data at all.
     const auto ckpt = checkpoint_path(job.model_file);
+    if (p.vm.count("resume") && !std::filesystem::exists(ckpt, ec)) {
+      std::cerr << "nothing to resume (no " << ckpt.string() << "): starting a new training\n";
+    }
     if (!job.force && std::filesystem::exists(ckpt, ec)) {
       json st;
       try {
