@@ -45,7 +45,7 @@ class LatencyHistogram {
 /// `calls` counts every call, its mean and percentiles come from the timed ones.
 class LatencyRecorder {
  public:
-  /// Frames time_next_frame picks: the first, then one in kSampleEvery.
+  /// Frames time_next_frame picks: the first kSampleEvery, then one in kSampleEvery.
   static constexpr std::uint64_t kSampleEvery = 16;
 
   explicit LatencyRecorder(std::vector<std::string> stage_names);
@@ -54,7 +54,10 @@ class LatencyRecorder {
   /// A call of `stage` that was not timed.
   void count_untimed(std::size_t stage) { ++untimed_[stage]; }
   /// Whether the caller should time the stages of its next frame.
-  bool time_next_frame() { return frames_++ % kSampleEvery == 0; }
+  bool time_next_frame() {
+    const std::uint64_t f = frames_++;
+    return f < kSampleEvery || f % kSampleEvery == 0;
+  }
   void merge(const LatencyRecorder& other);
   std::vector<LatencySummary> summary() const;
   const std::vector<std::string>& stage_names() const { return names_; }
