@@ -261,20 +261,21 @@ double RandomStream::normal_slow(std::uint64_t w) {
 
 void RandomStream::fill_bits(std::span<std::uint8_t> bits) {
   alignas(64) std::array<std::uint64_t, kChunkWords> words;
-  alignas(64) std::array<std::uint8_t, 64 * kChunkWords> unpacked;
+  alignas(64) std::array<std::uint8_t, 64> unpacked;
   std::size_t done = 0;
   while (done < bits.size()) {
     const std::size_t remaining = bits.size() - done;
     const std::size_t n_words = std::min(kChunkWords, (remaining + 63) / 64);
     const std::size_t rounds = (n_words + kLanes - 1) / kLanes;
     xoshiro_lanes(s_, words.data(), rounds);
-    if (remaining >= 64 * n_words) {
-      unpack_bits(words.data(), bits.data() + done, n_words);
-      done += 64 * n_words;
-    } else {
-      unpack_bits(words.data(), unpacked.data(), n_words);
-      std::memcpy(bits.data() + done, unpacked.data(), remaining);
-      done += remaining;
+    // Whole words straight into the output; a last, partial word through a small buffer.
+    const std::size_t whole = std::min(n_words, remaining / 64);
+    unpack_bits(words.data(), bits.data() + done, whole);
+    done += 64 * whole;
+    if (whole < n_words) {
+      unpack_bits(words.data() + whole, unpacked.data(), 1);
+      std::memcpy(bits.data() + done, unpacked.data(), remaining - 64 * whole);
+      done += remaining - 64 * whole;
     }
   }
 }
