@@ -14,13 +14,17 @@ class PassThroughEqualizer final : public Equalizer {
     out.n0.set_size(1);
     out.n0(0) = n0;
   }
+  bool passes_through(const ChannelState& /*state*/) const override { return true; }
 };
 
 class CoherentEqualizer final : public Equalizer {
  public:
   std::string name() const override { return "coherent"; }
+  bool passes_through(const ChannelState& state) const override {
+    return state.estimate.is_empty();
+  }
   void equalize(const Signal& y, const ChannelState& state, double n0, Equalized& out) override {
-    if (state.estimate.is_empty()) {  // unit gain: nothing to undo
+    if (passes_through(state)) {  // unit gain: nothing to undo
       out.y = y;
       out.n0.set_size(1);
       out.n0(0) = n0;

@@ -69,6 +69,9 @@ class Equalizer : public Block {
   /// [n_symbols] or empty for unit gain); n0: noise variance per complex sample (Es = 1);
   /// out.y: [n_symbols]; out.n0: [1] or [n_symbols], the noise variance after equalisation.
   virtual void equalize(const Signal& y, const ChannelState& state, double n0, Equalized& out) = 0;
+  /// True when, for this channel state, equalize() would only copy: out.y = y and out.n0 = [n0].
+  /// The link then hands y to the demapper as it is instead of calling equalize().
+  virtual bool passes_through(const ChannelState& /*state*/) const { return false; }
 };
 
 /// Turns equalised symbols into hard bits and, for soft demappers, LLRs.

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <type_traits>
+#include <variant>
 
 #include "sim/kernels.hpp"
 
@@ -28,6 +30,18 @@ bool finite(const Signal& s) {
     return kernels::all_finite(re->memptr(), re->n_elem);
   const auto& cx = std::get<arma::cx_vec>(s);
   return kernels::all_finite(reinterpret_cast<const double*>(cx.memptr()), 2 * cx.n_elem);
+}
+
+/// Makes out.y a view of y's samples (no copy) and out.n0 = [n0].
+void view_as_equalized(Signal& y, double n0, Equalized& out) {
+  std::visit(
+      [&out](auto& v) {
+        using Vec = std::decay_t<decltype(v)>;
+        out.y.emplace<Vec>(v.memptr(), v.n_elem, /*copy_aux_mem=*/false, /*strict=*/true);
+      },
+      y);
+  out.n0.set_size(1);
+  out.n0(0) = n0;
 }
 
 }  // namespace
@@ -100,17 +114,27 @@ FrameOutcome Link::run_frame(double n0, RandomStream& rng, LatencyRecorder& late
   run_stage(latency, timed, kSource, [&] { blocks_.source->generate(frame_bits_, rng, bits_); });
   run_stage(latency, timed, kMapper, [&] { blocks_.mapper->map(bits_, tx_); });
   run_stage(latency, timed, kChannel, [&] { blocks_.channel->apply(tx_, n0, rng, rx_, state_); });
-  run_stage(latency, timed, kEqualizer, [&] { blocks_.equalizer->equalize(rx_, state_, n0, eq_); });
+  // An equaliser with nothing to undo (unit gains) would only copy rx; the demapper then reads
+  // rx in place.
+  const bool through = blocks_.equalizer->passes_through(state_);
+  Equalized& eq = through ? rx_view_ : eq_;
+  run_stage(latency, timed, kEqualizer, [&] {
+    if (through) {
+      view_as_equalized(rx_, n0, rx_view_);
+    } else {
+      blocks_.equalizer->equalize(rx_, state_, n0, eq_);
+    }
+  });
   // NaN/Inf propagate through the equaliser, so one check covers the channel too; the channel's
   // output is only inspected to name the culprit.
-  if (!finite(eq_.y) || !kernels::all_finite(eq_.n0.memptr(), eq_.n0.n_elem)) {
+  if (!finite(eq.y) || !kernels::all_finite(eq.n0.memptr(), eq.n0.n_elem)) {
     if (!finite(rx_)) {
       throw NumericalError("channel '" + blocks_.channel->name() +
                            "' produced NaN/Inf samples (n0 = " + std::to_string(n0) + ")");
     }
     throw NumericalError("equalizer '" + blocks_.equalizer->name() + "' produced NaN/Inf samples");
   }
-  run_stage(latency, timed, kDemapper, [&] { blocks_.demapper->demap(eq_, bits_hat_, llr_); });
+  run_stage(latency, timed, kDemapper, [&] { blocks_.demapper->demap(eq, bits_hat_, llr_); });
   if (!kernels::all_finite(llr_.memptr(), llr_.n_elem)) {
     throw NumericalError("demapper '" + blocks_.demapper->name() + "' produced NaN/Inf LLRs");
   }

@@ -2,9 +2,9 @@
 #pragma once
 
 #include <cstddef>
-#include <stdexcept>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -73,6 +73,7 @@ class Link final : public FrameSimulator {
   Signal tx_, rx_;
   ChannelState state_;
   Equalized eq_;
+  Equalized rx_view_;  ///< rx_ seen as equalised, when the equaliser passes it through
   arma::vec llr_;
 };
 
