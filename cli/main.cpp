@@ -48,7 +48,9 @@ int cmd_run(const std::vector<std::string>& args) {
       "usage: linksim run FILE [options]\n\n"
       "Runs the sweep of a scenario file. Results go to --out (default results/<name>/):\n"
       "results.json, results.csv, summary.md and ber.svg, rewritten atomically after every point.\n"
-      "Prints the results table when done.\n\noptions");
+      "Prints the results table when done. A suite file (top-level key `parts`, e.g.\n"
+      "scenarios/quickstart.ini) runs each part into <out>/<part name>/, with --set applied to\n"
+      "every part, and writes <out>/summary.md and <out>/suite.json.\n\noptions");
   std::vector<std::string> sets;
   opts.add_options()("help,h", "show this help")(
       "out,o", po::value<std::string>(), "output folder (default results/<scenario name>/)")(
@@ -82,15 +84,27 @@ int cmd_run(const std::vector<std::string>& args) {
   o.force = p.vm.count("force") != 0;
   o.plot = p.vm.count("no-plot") == 0;
   o.progress = p.vm.count("quiet") == 0;
-  const RunRecord run = run_scenario(o, std::cerr);
-  const auto dir = output_dir(o, run.scenario);
-  std::cout << "# " << run.scenario << " (seed " << run.seed << ", " << run.threads
-            << " threads)\n\n"
-            << results_table(run) << "\nresults: " << (dir / "results.json").string() << ", "
-            << (dir / "summary.md").string() << "\n";
-  const auto failed = std::count_if(run.points.begin(), run.points.end(), [](const auto& pt) {
-    return pt.result.reason == StopReason::NumericalError;
-  });
+  std::vector<RunRecord> runs;
+  std::vector<std::filesystem::path> dirs;
+  if (const auto suite = read_suite(o.scenario_file)) {
+    runs = run_suite(*suite, o, std::cerr);
+    const auto top = output_dir(o, suite->name);
+    for (const auto& run : runs) dirs.push_back(top / run.scenario);
+  } else {
+    runs.push_back(run_scenario(o, std::cerr));
+    dirs.push_back(output_dir(o, runs.back().scenario));
+  }
+  long failed = 0;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const RunRecord& run = runs[i];
+    std::cout << (i > 0 ? "\n" : "") << "# " << run.scenario << " (seed " << run.seed << ", "
+              << run.threads << " threads)\n\n"
+              << results_table(run) << "\nresults: " << (dirs[i] / "results.json").string() << ", "
+              << (dirs[i] / "summary.md").string() << "\n";
+    failed += std::count_if(run.points.begin(), run.points.end(), [](const auto& pt) {
+      return pt.result.reason == StopReason::NumericalError;
+    });
+  }
   if (failed > 0) {
     std::cerr << "numerical error: " << failed
               << " point(s) stopped on NaN/Inf (see stop_reason and error in results.json)\n";
@@ -114,14 +128,22 @@ int cmd_validate(const std::vector<std::string>& args) {
     return 0;
   }
   const std::string file = required_positional(p, "FILE", "validate");
-  const PreparedScenario s = prepare_scenario(file, sets);
-  std::cout << file << ": OK, scenario '" << s.name << "', " << s.points.size() << " points";
-  if (!s.scenario.axes.empty()) {
-    std::cout << ", swept:";
-    for (const auto& a : s.scenario.axes)
-      std::cout << ' ' << a << " (" << s.scenario.values.at(a).size() << ")";
+  const auto suite = read_suite(file);
+  const std::vector<std::filesystem::path> files =
+      suite ? suite->parts : std::vector<std::filesystem::path>{file};
+  if (suite)
+    std::cout << file << ": OK, suite '" << suite->name << "' of " << files.size() << " parts\n";
+  for (const auto& f : files) {
+    const PreparedScenario s = prepare_scenario(f, sets);
+    std::cout << f.string() << ": OK, scenario '" << s.name << "', " << s.points.size()
+              << " points";
+    if (!s.scenario.axes.empty()) {
+      std::cout << ", swept:";
+      for (const auto& a : s.scenario.axes)
+        std::cout << ' ' << a << " (" << s.scenario.values.at(a).size() << ")";
+    }
+    std::cout << "\n";
   }
-  std::cout << "\n";
   return 0;
 }
 

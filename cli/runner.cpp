@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/csi_runner.hpp"
 #include "cli/registry.hpp"
@@ -326,6 +328,89 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
     if (!err.empty()) log << "warning: no plot: " << err << "\n";
   }
   return run;
+}
+
+std::optional<Suite> read_suite(const std::filesystem::path& file) {
+  const RawConfig raw = read_config_file(file);
+  const bool is_suite = std::any_of(raw.entries.begin(), raw.entries.end(),
+                                    [](const auto& e) { return e.first == "parts"; });
+  if (!is_suite) return std::nullopt;
+  Suite suite;
+  suite.name = file.stem().string();
+  for (const auto& [key, value] : raw.entries) {
+    if (key == "name") {
+      suite.name = value;
+    } else if (key == "description") {
+      suite.description = value;
+    } else if (key == "parts") {
+      std::stringstream list(value);
+      std::string item;
+      while (std::getline(list, item, ',')) {
+        const auto first = item.find_first_not_of(" \t");
+        if (first == std::string::npos) continue;
+        const auto last = item.find_last_not_of(" \t");
+        suite.parts.push_back(file.parent_path() / item.substr(first, last - first + 1));
+      }
+    } else {
+      throw ConfigError(file.string() + ": key '" + key +
+                        "': a suite (a file with `parts`) holds only parts, name and description; "
+                        "put other keys into its part files");
+    }
+  }
+  if (!valid_name(suite.name)) {
+    throw ConfigError(file.string() + ": key 'name': '" + suite.name +
+                      "' must be letters, digits, '_', '-' or '.' (it names the results folder)");
+  }
+  if (suite.parts.empty()) throw ConfigError(file.string() + ": key 'parts': no scenario files");
+  for (const auto& part : suite.parts) {
+    if (!std::filesystem::is_regular_file(part)) {
+      throw ConfigError(file.string() + ": key 'parts': " + part.string() + " does not exist");
+    }
+    const RawConfig inner = read_config_file(part);
+    if (std::any_of(inner.entries.begin(), inner.entries.end(),
+                    [](const auto& e) { return e.first == "parts"; })) {
+      throw ConfigError(file.string() + ": key 'parts': " + part.string() +
+                        " is a suite itself; parts must be plain scenarios");
+    }
+  }
+  return suite;
+}
+
+std::vector<RunRecord> run_suite(const Suite& suite, const RunOptions& options, std::ostream& log) {
+  const std::filesystem::path dir = output_dir(options, suite.name);
+  prepare_output_dir(dir);
+  std::vector<RunRecord> runs;
+  std::string summary =
+      "# " + suite.name + "\n\n" + (suite.description.empty() ? "" : suite.description + "\n\n");
+  nlohmann::ordered_json index;
+  index["scenario"] = suite.name;
+  index["description"] = suite.description;
+  index["git_revision"] = git_revision();
+  index["parts"] = nlohmann::json::array();
+  // Every part is validated before any runs: bad input anywhere costs no simulation time.
+  std::vector<std::string> names;
+  for (const auto& part : suite.parts) {
+    names.push_back(prepare_scenario(part, all_overrides(options)).name);
+  }
+  for (std::size_t i = 0; i < suite.parts.size(); ++i) {
+    const std::filesystem::path& part = suite.parts[i];
+    RunOptions o = options;
+    o.scenario_file = part;
+    o.out = dir / names[i];
+    log << "== part " << runs.size() + 1 << "/" << suite.parts.size() << ": " << part.string()
+        << "\n";
+    runs.push_back(run_scenario(o, log));
+    const RunRecord& run = runs.back();
+    summary += "## " + run.scenario + "\n\n" +
+               (run.description.empty() ? "" : run.description + "\n\n") + results_table(run) +
+               "\nDetails: [" + run.scenario + "/summary.md](" + run.scenario + "/summary.md)\n\n";
+    index["parts"].push_back({{"scenario", run.scenario},
+                              {"source", part.string()},
+                              {"results", run.scenario + "/results.json"}});
+  }
+  write_file_atomically(dir / "suite.json", index.dump(2) + "\n");
+  write_file_atomically(dir / "summary.md", summary);
+  return runs;
 }
 
 }  // namespace linksim

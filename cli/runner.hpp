@@ -45,6 +45,24 @@ using PointHook = std::function<void(const PointRecord&)>;
 /// in the folder that must not be overwritten), NumericalError.
 RunRecord run_scenario(const RunOptions& options, std::ostream& log, const PointHook& hook = {});
 
+/// A suite: a scenario file whose top-level key `parts` lists other scenario files (paths
+/// relative to the suite file), run one after the other, each into <out>/<its name>/. A suite
+/// holds only `parts`, `name` and `description`; a part cannot be a suite itself.
+struct Suite {
+  std::string name;  ///< `name`, or the file name without .ini
+  std::string description;
+  std::vector<std::filesystem::path> parts;
+};
+
+/// The suite in `file`, or nothing when it is a plain scenario (no `parts` key). Throws
+/// ConfigError for a bad suite (other keys, a missing or nested part, a bad name).
+std::optional<Suite> read_suite(const std::filesystem::path& file);
+
+/// Runs every part of a suite with `options` (its overrides apply to every part) into
+/// <out>/<part name>/, then writes <out>/summary.md (every part's table) and <out>/suite.json
+/// (the parts and where their results are). Returns the parts' records in order.
+std::vector<RunRecord> run_suite(const Suite& suite, const RunOptions& options, std::ostream& log);
+
 /// The output folder a run uses.
 std::filesystem::path output_dir(const RunOptions& options, const std::string& scenario_name);
 

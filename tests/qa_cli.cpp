@@ -399,11 +399,16 @@ BOOST_AUTO_TEST_CASE(shipped_scenarios_validate_and_list) {
                    "-q", "--no-plot", "--set", "sweep.snr_db=0:2:4", "--set", "stop.max_bits=50000",
                    "--threads", "2"});
   calls.push_back({"list"});
+  std::vector<Result> r = run_cli_all(calls, dir.path());
+  // Shipped scenarios name shipped models relative to the repository root, where users run them.
+  const fs::path root = fs::path(LINKSIM_SCENARIOS_DIR).parent_path();
+  std::vector<std::vector<std::string>> validations;
   for (const auto& e : fs::directory_iterator(LINKSIM_SCENARIOS_DIR)) {
-    if (e.path().extension() == ".ini") calls.push_back({"validate", e.path().string()});
+    if (e.path().extension() == ".ini") validations.push_back({"validate", e.path().string()});
   }
-  BOOST_TEST(calls.size() >= 3U);
-  const std::vector<Result> r = run_cli_all(calls, dir.path());
+  BOOST_TEST(validations.size() >= 3U);
+  for (auto& v : run_cli_all(validations, root)) r.push_back(std::move(v));
+  calls.insert(calls.end(), validations.begin(), validations.end());
   BOOST_TEST(r[0].status == 0, r[0].err);
   const auto j = nlohmann::ordered_json::parse(qa::read_text(dir / "bpsk" / "results.json"));
   BOOST_TEST(j.at("points").size() == 3U);
@@ -417,6 +422,50 @@ BOOST_AUTO_TEST_CASE(shipped_scenarios_validate_and_list) {
     BOOST_TEST(r[i].status == 0, shown(calls[i]) << ": " << r[i].err);
     BOOST_TEST(contains(r[i].out, "OK"), shown(calls[i]) << ": " << r[i].out);
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_suite_runs_every_part_into_its_own_folder) {
+  // quickstart.ini is a suite: each part runs into <out>/<part name>/, --set reaches every part,
+  // and bad suites (other keys, a missing or nested part) are input errors before anything runs.
+  const qa::TempDir dir("cli_suite");
+  const std::string part =
+      "[sweep]\nsnr_db = 0, 2\n[stop]\nmax_bits = 1e9\nmin_bit_errors = 100\n[run]\nseed = 3\n";
+  qa::write_text(dir / "p_bpsk.ini", "[link]\nmapper = bpsk\n" + part);
+  qa::write_text(dir / "p_qpsk.ini", "name = second\n[link]\nmapper = qpsk\n" + part);
+  qa::write_text(dir / "suite.ini", "description = two parts\nparts = p_bpsk.ini, p_qpsk.ini\n");
+  qa::write_text(dir / "extra.ini", "parts = p_bpsk.ini\n[link]\nmapper = qpsk\n");
+  qa::write_text(dir / "missing.ini", "parts = p_bpsk.ini, nowhere.ini\n");
+  qa::write_text(dir / "nested.ini", "parts = suite.ini\n");
+  const std::vector<Result> r = run_cli_all(
+      {{"run", "suite.ini", "--out", "out", "-q", "--no-plot", "--set", "stop.max_bits=20000"},
+       {"validate", "suite.ini"},
+       {"run", "extra.ini", "-q"},
+       {"run", "missing.ini", "-q"},
+       {"validate", "nested.ini"}},
+      dir.path());
+  BOOST_TEST_REQUIRE(r[0].status == 0, r[0].err);
+  for (const char* name : {"p_bpsk", "second"}) {
+    const auto j = nlohmann::json::parse(qa::read_text(dir / "out" / name / "results.json"));
+    BOOST_TEST(j.at("points").size() == 2U, name);
+    for (const auto& pt : j.at("points")) {
+      BOOST_TEST(pt.at("bits").get<double>() <= 20000.0 + 4096.0, name);  // --set reached it
+    }
+  }
+  const auto suite = nlohmann::json::parse(qa::read_text(dir / "out" / "suite.json"));
+  BOOST_TEST(suite.at("parts").size() == 2U);
+  BOOST_TEST(suite.at("parts")[1].at("results").get<std::string>() == "second/results.json");
+  const std::string summary = qa::read_text(dir / "out" / "summary.md");
+  BOOST_TEST((contains(summary, "## p_bpsk") && contains(summary, "## second")), summary);
+  BOOST_TEST(contains(r[0].out, "# second"), r[0].out);
+  BOOST_TEST(r[1].status == 0, r[1].err);
+  BOOST_TEST(contains(r[1].out, "suite 'suite' of 2 parts"), r[1].out);
+  BOOST_TEST(r[2].status == 2);
+  BOOST_TEST(contains(r[2].err, "link.mapper"), r[2].err);
+  BOOST_TEST(r[3].status == 2);
+  BOOST_TEST(contains(r[3].err, "nowhere.ini does not exist"), r[3].err);
+  BOOST_TEST(!fs::exists(dir / "results" / "missing"));
+  BOOST_TEST(r[4].status == 2);
+  BOOST_TEST(contains(r[4].err, "is a suite itself"), r[4].err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
