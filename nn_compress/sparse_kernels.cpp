@@ -1,0 +1,179 @@
+#include "nn_compress/sparse_kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "nn_compress/sparse_kernels_impl.hpp"
+#include "sim/cpu.hpp"
+
+namespace linksim::sparse {
+
+namespace avx2 {  // sparse_kernels_avx2.cpp
+void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1);
+void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1);
+void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1);
+void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1);
+void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
+               std::size_t r0, std::size_t r1);
+}  // namespace avx2
+
+namespace {
+
+/// Padding after the last value: the AVX2 kernels load 8 (fp32) or 8 (int8) values at a time
+/// from any group start.
+constexpr std::size_t kValuePadding = 16;
+
+/// Masks and packed values of the entries of q [rows x cols] that are non-zero.
+template <class T>
+MaskedRows<T> pack(std::span<const T> q, std::size_t rows, std::size_t cols) {
+  MaskedRows<T> a;
+  a.rows = rows;
+  a.cols = cols;
+  a.groups = (cols + 7) / 8;
+  a.mask.assign(rows * a.groups, 0);
+  a.row_ptr.assign(rows + 1, 0);
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) {
+      const T v = q[r * cols + c];
+      if (v == T{0}) continue;
+      a.mask[r * a.groups + c / 8] |= static_cast<std::uint8_t>(1U << (c % 8));
+      a.values.push_back(v);
+    }
+    a.row_ptr[r + 1] = static_cast<std::uint32_t>(a.values.size());
+  }
+  a.values.resize(a.values.size() + kValuePadding, T{0});
+  return a;
+}
+
+template <class T>
+std::vector<float> dense_of(const MaskedRows<T>& a) {
+  std::vector<float> w(a.rows * a.cols, 0.0F);
+  for (std::size_t r = 0; r < a.rows; ++r) {
+    const std::uint8_t* m = a.mask.data() + r * a.groups;
+    const T* v = a.values.data() + a.row_ptr[r];
+    for (std::size_t g = 0; g < a.groups; ++g) {
+      for (unsigned bits = m[g]; bits != 0; bits &= bits - 1) {
+        const float s = std::is_same_v<T, float> ? 1.0F : a.scale[r];
+        w[r * a.cols + 8 * g + static_cast<unsigned>(__builtin_ctz(bits))] =
+            s * static_cast<float>(*v++);
+      }
+    }
+  }
+  return w;
+}
+
+}  // namespace
+
+template <class T>
+std::size_t MaskedRows<T>::bytes() const {
+  return mask.size() + row_ptr.size() * sizeof(std::uint32_t) + values.size() * sizeof(T) +
+         scale.size() * sizeof(float);
+}
+template struct MaskedRows<float>;
+template struct MaskedRows<std::int8_t>;
+
+SparseF32 make_sparse_f32(std::span<const float> w, std::size_t rows, std::size_t cols) {
+  if (w.size() != rows * cols) {
+    throw std::invalid_argument("make_sparse_f32: " + std::to_string(w.size()) + " values for a " +
+                                std::to_string(rows) + " x " + std::to_string(cols) + " matrix");
+  }
+  return pack(w, rows, cols);
+}
+
+SparseI8 make_sparse_i8(std::span<const float> w, std::size_t rows, std::size_t cols) {
+  const Int8Rows q = quantize_int8_rows(w, rows, cols);
+  SparseI8 a = pack(std::span<const std::int8_t>(q.q), rows, cols);
+  a.scale = q.scale;
+  return a;
+}
+
+std::vector<float> to_dense(const SparseF32& a) {
+  return dense_of(a);
+}
+std::vector<float> to_dense(const SparseI8& a) {
+  return dense_of(a);
+}
+
+std::int32_t activation_levels(std::size_t cols) {
+  constexpr std::int64_t kMax = 32767, kInt32 = 2147483647;
+  const auto n = static_cast<std::int64_t>(std::max<std::size_t>(cols, 1));
+  return static_cast<std::int32_t>(std::min(kMax, (kInt32 - 1) / (127 * n)));
+}
+
+void quantise_activations(const float* x, std::size_t batch, std::size_t cols, QuantisedActs& out) {
+  out.batch = batch;
+  out.cols = cols;
+  out.stride = (cols + 15) / 16 * 16;
+  out.q.assign(batch * out.stride, 0);
+  out.scale.resize(batch);
+  const auto levels = static_cast<float>(activation_levels(cols));
+  for (std::size_t b = 0; b < batch; ++b) {
+    const float* xb = x + b * cols;
+    float peak = 0.0F;
+    for (std::size_t j = 0; j < cols; ++j) peak = std::max(peak, std::abs(xb[j]));
+    const float s = peak > 0.0F ? peak / levels : 1.0F;
+    out.scale[b] = s;
+    std::int16_t* q = out.q.data() + b * out.stride;
+    for (std::size_t j = 0; j < cols; ++j) {
+      q[j] = static_cast<std::int16_t>(std::clamp(std::round(xb[j] / s), -levels, levels));
+    }
+  }
+}
+
+namespace portable {
+void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1) {
+  spmv_impl(a, x, bias, y, r0, r1);
+}
+void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1) {
+  spmv_impl(a, x, bias, y, r0, r1);
+}
+void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1) {
+  spmm_impl(a, xt, batch, 0, bias, yt, r0, r1);
+}
+void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1) {
+  spmm_impl(a, xt, batch, 0, bias, yt, r0, r1);
+}
+void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
+               std::size_t r0, std::size_t r1) {
+  for (std::size_t b = 0; b < x.batch; ++b) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      y[b * w.rows + r] = int8_finish(w, x, b, r, int8_dot(w, x, b, r, 0), bias);
+    }
+  }
+}
+}  // namespace portable
+
+void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1) {
+  has_avx2() ? avx2::spmv(a, x, bias, y, r0, r1) : portable::spmv(a, x, bias, y, r0, r1);
+}
+void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1) {
+  has_avx2() ? avx2::spmv(a, x, bias, y, r0, r1) : portable::spmv(a, x, bias, y, r0, r1);
+}
+void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1) {
+  has_avx2() ? avx2::spmm(a, xt, batch, bias, yt, r0, r1)
+             : portable::spmm(a, xt, batch, bias, yt, r0, r1);
+}
+void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1) {
+  has_avx2() ? avx2::spmm(a, xt, batch, bias, yt, r0, r1)
+             : portable::spmm(a, xt, batch, bias, yt, r0, r1);
+}
+void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
+               std::size_t r0, std::size_t r1) {
+  has_avx2() ? avx2::int8_gemm(w, x, bias, y, r0, r1) : portable::int8_gemm(w, x, bias, y, r0, r1);
+}
+
+}  // namespace linksim::sparse

@@ -1,0 +1,122 @@
+// Kernels for the dense (fully connected) layers of the CSI autoencoders without LibTorch or
+// XNNPACK: unstructured-sparse matrices with fp32 or int8 values, and dense int8 weights with
+// dynamic-range int8 activations. Each kernel has a portable loop (sparse_kernels.cpp) and an
+// AVX2 + FMA version (sparse_kernels_avx2.cpp, the only file built with -mavx2 -mfma), chosen at
+// run time by has_avx2() (sim/cpu.hpp; LINKSIM_SIMD=portable or force_portable_kernels forces
+// the portable loops).
+//
+// A layer computes y = W x + bias with W [rows x cols] (row-major, PyTorch's Linear layout:
+// rows = output features, cols = input features).
+//
+// Sparse format (MaskedRows): every row is cut into groups of 8 columns; one mask byte per group
+// says which of the 8 weights are non-zero (bit k = column 8 g + k), and the non-zero values
+// follow one another in row order. Memory per row: cols / 8 bytes of masks plus one value per
+// non-zero (4 bytes fp32, 1 byte int8), against 4 cols bytes dense: at 50% sparsity an fp32 row
+// takes 53% of its dense size and an int8 row 16%. Batch 1 is memory bound (CsiNet CR 4 streams
+// 2 x 4 MiB of dense fp32 weights per sample), so traffic is what these formats save. The AVX2
+// SpMV expands each group with one permutation (fp32) or byte shuffle (int8) from a 256-entry
+// table, so its cost does not depend on where the zeros are; batches (SpMM) walk the non-zeros
+// one by one and multiply each with a whole tile of samples.
+//
+// Numerics. fp32 sparse: the sum of the same products as W x, in a different order (the AVX2
+// and portable kernels differ by float rounding only, about 1e-6 relative). Sparse int8: values
+// quantised per row (quantize_int8_rows, nn_compress/quantize.hpp: scale_r = max |w_r| / 127),
+// activations stay fp32; y_r = scale_r sum_j q_rj x_j + bias_r. Dense int8: the same weights
+// with activations quantised per sample on the fly to L levels each side (s_x = max_j |x_j| / L,
+// x_q = round(x / s_x) in [-L, L], L = activation_levels(cols): 8256 for 2048 inputs, 32767 for
+// 512 or fewer), y_r = scale_r s_x sum_j q_rj x_q,j + bias_r with the sum in exact int32, so
+// the AVX2 and portable kernels are bit-identical. Why not 8-bit activations: the kernel widens
+// the int8 weights to int16 for _mm256_madd_epi16 anyway, so wider activations cost nothing, and
+// 8 bits lose 0.27 dB of NMSE on CsiNet CR 4 (the network input sits near 0.5 with rare peaks at
+// 0 and 1, leaving a few levels for the typical deviation); with L levels the int8 weights alone
+// set the error (0.04 dB).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "nn_compress/quantize.hpp"
+
+namespace linksim::sparse {
+
+/// Values of a MaskedRows matrix: float or std::int8_t.
+template <class T>
+struct MaskedRows {
+  std::size_t rows = 0, cols = 0;
+  std::size_t groups = 0;          ///< (cols + 7) / 8 mask bytes per row
+  std::vector<std::uint8_t> mask;  ///< [rows x groups]; bit k of byte g: column 8 g + k
+  std::vector<std::uint32_t>
+      row_ptr;               ///< [rows + 1]: row r's values are [row_ptr[r], row_ptr[r+1])
+  std::vector<T> values;     ///< non-zeros in row order, then 16 padding zeros
+  std::vector<float> scale;  ///< int8 only: per-row scale (quantize_int8_rows); else empty
+  std::size_t nonzeros() const { return row_ptr.empty() ? 0 : row_ptr.back(); }
+  /// Bytes of masks, row pointers, values and scales.
+  std::size_t bytes() const;
+};
+using SparseF32 = MaskedRows<float>;
+using SparseI8 = MaskedRows<std::int8_t>;
+
+/// The sparse form of w [rows x cols] (row-major): exact zeros are left out.
+/// Throws std::invalid_argument when w.size() != rows * cols.
+SparseF32 make_sparse_f32(std::span<const float> w, std::size_t rows, std::size_t cols);
+/// Quantises w per row (quantize_int8_rows) and keeps the non-zero int8 values (weights that
+/// round to 0 are left out too). Throws std::invalid_argument as quantize_int8_rows.
+SparseI8 make_sparse_i8(std::span<const float> w, std::size_t rows, std::size_t cols);
+/// The dense float matrix [rows x cols] a sparse matrix stands for (int8: dequantised).
+std::vector<float> to_dense(const SparseF32& a);
+std::vector<float> to_dense(const SparseI8& a);
+
+/// SpMV, rows [r0, r1): y[r] = (scale_r) sum_j W_rj x[j] + bias[r]. x [cols], y [rows];
+/// bias may be null (0).
+void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1);
+void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1);
+
+/// SpMM on transposed activations, rows [r0, r1): yt[r, b] = (scale_r) sum_j W_rj xt[j, b] +
+/// bias[r], for b < batch. xt [cols x batch], yt [rows x batch], both row-major (a batch of
+/// samples per row). bias may be null.
+void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1);
+void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1);
+
+/// Activation levels L for a dot product of `cols` terms: the largest L <= 32767 with
+/// cols * 127 * L < 2^31, so that int32 sums cannot overflow.
+std::int32_t activation_levels(std::size_t cols);
+
+/// Activations quantised per sample for the dense int8 kernel: q [batch x stride] (int16 holding
+/// [-L, L], zero-padded from cols to stride, a multiple of 16), scale [batch] (s_x = max |x| / L;
+/// 1 for an all-zero sample).
+struct QuantisedActs {
+  std::size_t batch = 0, cols = 0, stride = 0;
+  std::vector<std::int16_t> q;
+  std::vector<float> scale;
+};
+/// x [batch x cols] (one sample per row) -> QuantisedActs (see the file comment). Non-finite
+/// values are not checked (callers do).
+void quantise_activations(const float* x, std::size_t batch, std::size_t cols, QuantisedActs& out);
+
+/// Dense int8 GEMM with dynamic-range activations, rows [r0, r1): y[b, r] = scale_r s_x,b sum_j
+/// q_rj x_q,bj + bias[r]. w [rows x cols] (quantize_int8_rows), y [batch x rows] (one sample per
+/// row). Bit-identical between the AVX2 and portable kernels.
+void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
+               std::size_t r0, std::size_t r1);
+
+/// The portable kernels, whatever the CPU (tests compare them with the dispatched ones).
+namespace portable {
+void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1);
+void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1);
+void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1);
+void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1);
+void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
+               std::size_t r0, std::size_t r1);
+}  // namespace portable
+
+}  // namespace linksim::sparse

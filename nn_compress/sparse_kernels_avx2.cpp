@@ -1,0 +1,206 @@
+// AVX2 + FMA versions of the kernels of sparse_kernels.hpp (this file alone is built with -mavx2
+// -mfma; called after a CPU check). The last partial group of columns, the samples after the
+// last full tile and the final scaling use the portable loops of sparse_kernels_impl.hpp.
+#include <immintrin.h>
+
+#include <array>
+#include <vector>
+
+#include "nn_compress/sparse_kernels_impl.hpp"
+
+namespace linksim::sparse::avx2 {
+namespace {
+
+/// Expansion tables for a mask byte m: lane k of a group takes packed value number
+/// rank_k(m) = popcount(m & ((1 << k) - 1)) when bit k is set, else zero.
+struct Tables {
+  alignas(32) std::int32_t perm[256][8]{};   ///< vpermps indices (rank, or 0 for a zero lane)
+  alignas(32) std::int32_t lanes[256][8]{};  ///< -1 where bit k is set (keeps the lane)
+  alignas(16) std::uint8_t shuf[256][16]{};  ///< pshufb control: rank, or 0x80 (gives 0)
+  constexpr Tables() {
+    for (unsigned m = 0; m < 256; ++m) {
+      unsigned rank = 0;
+      for (unsigned k = 0; k < 16; ++k) shuf[m][k] = 0x80;
+      for (unsigned k = 0; k < 8; ++k) {
+        if ((m >> k) & 1U) {
+          perm[m][k] = static_cast<std::int32_t>(rank);
+          lanes[m][k] = -1;
+          shuf[m][k] = static_cast<std::uint8_t>(rank);
+          ++rank;
+        }
+      }
+    }
+  }
+};
+constexpr Tables kTables{};
+
+float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+std::int32_t hsum_epi32(__m256i v) {
+  const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  const __m128i t = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  return _mm_cvtsi128_si32(_mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1)));
+}
+
+/// The 8 weights of group mask m as floats in their column lanes, from packed values at v.
+inline __m256 expand(const float* v, unsigned m) {
+  const __m256 packed = _mm256_loadu_ps(v);
+  const __m256 spread = _mm256_permutevar8x32_ps(
+      packed, _mm256_load_si256(reinterpret_cast<const __m256i*>(kTables.perm[m])));
+  return _mm256_and_ps(
+      spread,
+      _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(kTables.lanes[m]))));
+}
+inline __m256 expand(const std::int8_t* v, unsigned m) {
+  const __m128i packed = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(v));
+  const __m128i spread =
+      _mm_shuffle_epi8(packed, _mm_load_si128(reinterpret_cast<const __m128i*>(kTables.shuf[m])));
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(spread));
+}
+
+template <class T>
+void spmv_avx2(const MaskedRows<T>& a, const float* x, const float* bias, float* y, std::size_t r0,
+               std::size_t r1) {
+  const std::size_t full = a.cols / 8;  // groups whose 8 x values all exist
+  for (std::size_t r = r0; r < r1; ++r) {
+    const std::uint8_t* m = a.mask.data() + r * a.groups;
+    const T* v = a.values.data() + a.row_ptr[r];
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    std::size_t g = 0;
+    for (; g + 2 <= full; g += 2) {
+      const unsigned m0 = m[g], m1 = m[g + 1];
+      acc0 = _mm256_fmadd_ps(expand(v, m0), _mm256_loadu_ps(x + 8 * g), acc0);
+      v += __builtin_popcount(m0);
+      acc1 = _mm256_fmadd_ps(expand(v, m1), _mm256_loadu_ps(x + 8 * g + 8), acc1);
+      v += __builtin_popcount(m1);
+    }
+    for (; g < full; ++g) {
+      acc0 = _mm256_fmadd_ps(expand(v, m[g]), _mm256_loadu_ps(x + 8 * g), acc0);
+      v += __builtin_popcount(m[g]);
+    }
+    float acc = hsum(_mm256_add_ps(acc0, acc1));
+    for (; g < a.groups; ++g) {  // the last partial group
+      for (unsigned bits = m[g]; bits != 0; bits &= bits - 1) {
+        acc += static_cast<float>(*v++) * x[8 * g + static_cast<unsigned>(__builtin_ctz(bits))];
+      }
+    }
+    y[r] = finish(a, r, acc, bias);
+  }
+}
+
+template <class T>
+void spmm_avx2(const MaskedRows<T>& a, const float* xt, std::size_t batch, const float* bias,
+               float* yt, std::size_t r0, std::size_t r1) {
+  const std::size_t tiles8 = batch / 8 * 8;
+  std::vector<std::uint32_t> cols(a.cols);  // column index of each non-zero of the row
+  for (std::size_t r = r0; r < r1; ++r) {
+    const std::uint8_t* m = a.mask.data() + r * a.groups;
+    const T* v = a.values.data() + a.row_ptr[r];
+    std::size_t n = 0;
+    for (std::size_t g = 0; g < a.groups; ++g) {
+      for (unsigned bits = m[g]; bits != 0; bits &= bits - 1) {
+        cols[n++] = static_cast<std::uint32_t>(8 * g + static_cast<unsigned>(__builtin_ctz(bits)));
+      }
+    }
+    float* y = yt + r * batch;
+    std::size_t b = 0;
+    for (; b + 32 <= tiles8; b += 32) {
+      __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const __m256 w = _mm256_set1_ps(static_cast<float>(v[i]));
+        const float* x = xt + cols[i] * batch + b;
+        c0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x), c0);
+        c1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 8), c1);
+        c2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 16), c2);
+        c3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 24), c3);
+      }
+      _mm256_storeu_ps(y + b, c0);
+      _mm256_storeu_ps(y + b + 8, c1);
+      _mm256_storeu_ps(y + b + 16, c2);
+      _mm256_storeu_ps(y + b + 24, c3);
+    }
+    for (; b < tiles8; b += 8) {
+      __m256 c0 = _mm256_setzero_ps();
+      for (std::size_t i = 0; i < n; ++i) {
+        c0 = _mm256_fmadd_ps(_mm256_set1_ps(static_cast<float>(v[i])),
+                             _mm256_loadu_ps(xt + cols[i] * batch + b), c0);
+      }
+      _mm256_storeu_ps(y + b, c0);
+    }
+    for (std::size_t k = 0; k < tiles8; ++k) y[k] = finish(a, r, y[k], bias);
+  }
+  if (tiles8 < batch) spmm_impl(a, xt, batch, tiles8, bias, yt, r0, r1);
+}
+
+/// Exact int32 dots of weight row q (cols values) with `k` samples s[0..k) (int16, zero-padded).
+template <std::size_t K>
+void int8_dots(const std::int8_t* q, std::size_t cols, const std::array<const std::int16_t*, K>& s,
+               std::array<std::int32_t, K>& out, std::size_t& done) {
+  __m256i acc[K];
+  for (auto& c : acc) c = _mm256_setzero_si256();
+  std::size_t j = 0;
+  for (; j + 16 <= cols; j += 16) {
+    const __m256i w =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + j)));
+    for (std::size_t i = 0; i < K; ++i) {
+      acc[i] = _mm256_add_epi32(
+          acc[i],
+          _mm256_madd_epi16(w, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[i] + j))));
+    }
+  }
+  for (std::size_t i = 0; i < K; ++i) out[i] = hsum_epi32(acc[i]);
+  done = j;
+}
+
+}  // namespace
+
+void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1) {
+  spmv_avx2(a, x, bias, y, r0, r1);
+}
+void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1) {
+  spmv_avx2(a, x, bias, y, r0, r1);
+}
+void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1) {
+  spmm_avx2(a, xt, batch, bias, yt, r0, r1);
+}
+void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1) {
+  spmm_avx2(a, xt, batch, bias, yt, r0, r1);
+}
+
+void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
+               std::size_t r0, std::size_t r1) {
+  const auto sample = [&](std::size_t b) { return x.q.data() + b * x.stride; };
+  std::size_t b = 0;
+  for (; b + 4 <= x.batch; b += 4) {
+    const std::array<const std::int16_t*, 4> s{sample(b), sample(b + 1), sample(b + 2),
+                                               sample(b + 3)};
+    for (std::size_t r = r0; r < r1; ++r) {
+      std::array<std::int32_t, 4> dot{};
+      std::size_t done = 0;
+      int8_dots(w.q.data() + r * w.cols, w.cols, s, dot, done);
+      for (std::size_t i = 0; i < 4; ++i) {
+        y[(b + i) * w.rows + r] =
+            int8_finish(w, x, b + i, r, dot[i] + int8_dot(w, x, b + i, r, done), bias);
+      }
+    }
+  }
+  for (; b < x.batch; ++b) {
+    const std::array<const std::int16_t*, 1> s{sample(b)};
+    for (std::size_t r = r0; r < r1; ++r) {
+      std::array<std::int32_t, 1> dot{};
+      std::size_t done = 0;
+      int8_dots(w.q.data() + r * w.cols, w.cols, s, dot, done);
+      y[b * w.rows + r] = int8_finish(w, x, b, r, dot[0] + int8_dot(w, x, b, r, done), bias);
+    }
+  }
+}
+
+}  // namespace linksim::sparse::avx2

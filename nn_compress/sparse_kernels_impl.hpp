@@ -1,0 +1,82 @@
+// Portable loop bodies of nn_compress/sparse_kernels.hpp, shared by sparse_kernels.cpp (the
+// portable kernels) and sparse_kernels_avx2.cpp (the last few columns or samples and the final
+// scaling, so that both builds round the same way there). Internal linkage keeps the copies of
+// the two builds apart; both files are built with -ffp-contract=off.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "nn_compress/sparse_kernels.hpp"
+
+namespace linksim::sparse {
+namespace {
+
+/// Final value of one output: acc (times the row scale for int8) plus the bias.
+template <class T>
+inline float finish(const MaskedRows<T>& a, std::size_t r, float acc, const float* bias) {
+  float v = acc;
+  if constexpr (!std::is_same_v<T, float>) v *= a.scale[r];
+  return bias != nullptr ? v + bias[r] : v;
+}
+
+/// sum_j W_rj x[j] over the non-zeros of row r, in column order (no scale, no bias).
+template <class T>
+inline float row_dot(const MaskedRows<T>& a, std::size_t r, const float* x) {
+  const std::uint8_t* m = a.mask.data() + r * a.groups;
+  const T* v = a.values.data() + a.row_ptr[r];
+  float acc = 0.0F;
+  for (std::size_t g = 0; g < a.groups; ++g) {
+    for (unsigned bits = m[g]; bits != 0; bits &= bits - 1) {
+      acc += static_cast<float>(*v++) * x[8 * g + static_cast<unsigned>(__builtin_ctz(bits))];
+    }
+  }
+  return acc;
+}
+
+template <class T>
+void spmv_impl(const MaskedRows<T>& a, const float* x, const float* bias, float* y, std::size_t r0,
+               std::size_t r1) {
+  for (std::size_t r = r0; r < r1; ++r) y[r] = finish(a, r, row_dot(a, r, x), bias);
+}
+
+/// SpMM over samples [b0, batch) of rows [r0, r1) (see spmm in the header).
+template <class T>
+void spmm_impl(const MaskedRows<T>& a, const float* xt, std::size_t batch, std::size_t b0,
+               const float* bias, float* yt, std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; ++r) {
+    float* y = yt + r * batch;
+    for (std::size_t b = b0; b < batch; ++b) y[b] = 0.0F;
+    const std::uint8_t* m = a.mask.data() + r * a.groups;
+    const T* v = a.values.data() + a.row_ptr[r];
+    for (std::size_t g = 0; g < a.groups; ++g) {
+      for (unsigned bits = m[g]; bits != 0; bits &= bits - 1) {
+        const float w = static_cast<float>(*v++);
+        const float* x = xt + (8 * g + static_cast<unsigned>(__builtin_ctz(bits))) * batch;
+        for (std::size_t b = b0; b < batch; ++b) y[b] += w * x[b];
+      }
+    }
+    for (std::size_t b = b0; b < batch; ++b) y[b] = finish(a, r, y[b], bias);
+  }
+}
+
+/// The int8 GEMM's output for an exact int32 dot product.
+inline float int8_finish(const Int8Rows& w, const QuantisedActs& x, std::size_t b, std::size_t r,
+                         std::int32_t dot, const float* bias) {
+  const float v = static_cast<float>(dot) * (w.scale[r] * x.scale[b]);
+  return bias != nullptr ? v + bias[r] : v;
+}
+
+/// Exact int32 dot product of weight row r and sample b over columns [j0, cols).
+inline std::int32_t int8_dot(const Int8Rows& w, const QuantisedActs& x, std::size_t b,
+                             std::size_t r, std::size_t j0) {
+  const std::int8_t* q = w.q.data() + r * w.cols;
+  const std::int16_t* s = x.q.data() + b * x.stride;
+  std::int32_t acc = 0;
+  for (std::size_t j = j0; j < w.cols; ++j) acc += static_cast<std::int32_t>(q[j]) * s[j];
+  return acc;
+}
+
+}  // namespace
+}  // namespace linksim::sparse
