@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -43,7 +44,10 @@ std::string quote(const std::string& s) {
 Result run_cli(const std::vector<std::string>& args, const fs::path& cwd) {
   static std::atomic<unsigned> counter{0};
   const std::string tag = std::to_string(counter++);
-  const fs::path out = cwd / (".stdout" + tag), err = cwd / (".stderr" + tag);
+  // Captured output goes to the temp folder, never into cwd (which may be the repository).
+  const fs::path capture =
+      fs::temp_directory_path() / ("linksim_qa_cli_" + std::to_string(::getpid()) + "_" + tag);
+  const fs::path out = capture.string() + ".stdout", err = capture.string() + ".stderr";
   std::string cmd = "cd ";
   cmd += quote(cwd.string());
   cmd += " && ";
@@ -63,6 +67,9 @@ Result run_cli(const std::vector<std::string>& args, const fs::path& cwd) {
   if (raw != -1 && WIFSIGNALED(raw)) r.status = 128 + WTERMSIG(raw);
   r.out = qa::read_text(out);
   r.err = qa::read_text(err);
+  std::error_code ec;
+  fs::remove(out, ec);
+  fs::remove(err, ec);
   return r;
 }
 

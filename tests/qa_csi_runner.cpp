@@ -113,6 +113,50 @@ BOOST_AUTO_TEST_CASE(a_csi_run_writes_the_documented_fields) {
   check_same(r, back);
 }
 
+BOOST_AUTO_TEST_CASE(nn_and_cs_feedback_give_the_same_result_fields_on_the_same_samples) {
+  // One-line swap: method = csinet with a shipped model instead of a CS reconstruction. Both
+  // report the same fields, on the same drops, bits and noise (so the perfect-CSI reference is
+  // identical); CsiNet feeds back M + 1 values (its per-sample scale), CS M.
+  const qa::TempDir dir("csi_runner_nn");
+  const std::string model = std::string(LINKSIM_MODELS_DIR) + "/csinet_indoor_cr{cr}.lsnn";
+  std::string ini = scenario("model = " + model + "\n");
+  ini.replace(ini.find("method = omp, amp"), 17, "method = omp, csinet");
+  ini.replace(ini.find("cr = 4, 32"), 10, "cr = 4, 16");
+  qa::write_text(dir / "s.ini", ini);
+  const RunRecord r = run(dir / "s.ini", dir / "out", 2);
+  BOOST_REQUIRE(r.points.size() == 4U);
+  const auto j = nlohmann::json::parse(qa::read_text(dir / "out" / "results.json"));
+  const auto keys = [](const nlohmann::json& o) {
+    std::vector<std::string> k;
+    for (const auto& [key, value] : o.items()) k.push_back(key);
+    return k;
+  };
+  const auto& pts = j.at("points");
+  for (std::size_t i = 0; i < 2; ++i) {  // CR 4, then 16: omp at i, csinet at i + 2
+    const auto& cs = pts[i];
+    const auto& nn = pts[i + 2];
+    BOOST_TEST(cs.at("method").get<std::string>() == "omp");
+    BOOST_TEST(nn.at("method").get<std::string>() == "csinet");
+    BOOST_TEST(keys(cs) == keys(nn), boost::test_tools::per_element());
+    BOOST_TEST(keys(cs.at("latency_us")) == keys(nn.at("latency_us")),
+               boost::test_tools::per_element());
+    BOOST_TEST(keys(cs.at("latency_batched_us_per_sample")) ==
+                   keys(nn.at("latency_batched_us_per_sample")),
+               boost::test_tools::per_element());
+    BOOST_TEST(cs.at("samples") == nn.at("samples"));
+    BOOST_TEST(cs.at("bits") == nn.at("bits"));
+    BOOST_TEST(cs.at("ber_perfect_csi") == nn.at("ber_perfect_csi"));
+    const int cr = nn.at("cr").get<int>();
+    BOOST_TEST(cs.at("feedback_values").get<int>() == 2048 / cr);
+    BOOST_TEST(nn.at("feedback_values").get<int>() == 2048 / cr + 1);
+  }
+  // A trained model, not noise: CsiNet reconstructs these indoor drops well (validation NMSE of
+  // the shipped models: -12.0 dB at CR 4, -7.8 dB at CR 16; 12 drops, so a wide margin).
+  BOOST_TEST(r.points[2].csi->nmse_db < -8.0);
+  BOOST_TEST(r.points[3].csi->nmse_db < -4.0);
+  BOOST_TEST(r.points[2].csi->rho > 0.9);
+}
+
 BOOST_AUTO_TEST_CASE(thread_count_does_not_change_csi_results) {
   const qa::TempDir dir("csi_runner_threads");
   qa::write_text(dir / "s.ini", scenario("batch = 5\n"));
