@@ -46,13 +46,17 @@
 //                          1 whose code is 0).
 //   Every byte of the body is used; anything left over is an error.
 //
-// Why a per-layer bitmask for sparse layers: it costs 1 bit per weight whatever the sparsity,
-// while relative indices cost 8 bits (uint8 deltas) or 4 bits plus filler entries (Deep
-// Compression's 4-bit deltas) per stored weight, i.e. 8(1-s) or >= 4(1-s) bits per weight at
-// sparsity s. Over the 50-90% range we use the bitmask is the smaller one up to s = 87.5% (uint8)
-// and 75% (4-bit, before fillers) and within 0.2 bit per weight above; entropy coding brings a
-// skewed mask (s = 90%) below 1 bit per weight again. It also needs no escapes and lets a row be
-// located with popcounts.
+// Why a bitmask for sparse layers: it costs 1 bit per weight whatever the sparsity s, while
+// relative indices cost 8 (1 - s) bits per weight as uint8 deltas, or 4 (1 - s) bits plus filler
+// entries for gaps over 15 as Deep Compression's 4-bit deltas (fillers also take a value slot).
+// Measured on a 2048 x 512 layer, magnitude-pruned from N(0, 1) weights (bits per weight):
+//   s                         50%    75%    80%    87.5%  90%
+//   bitmask                   1      1      1      1      1
+//   bitmask + Huffman bytes   1      0.82   0.73   0.55   0.48
+//   uint8 deltas              4      2      1.6    1      0.8
+//   4-bit deltas + fillers    2      1.03   0.87   0.69   0.66   (int8 fillers, per-row deltas)
+// so over 50-90% the (Huffman-coded when it pays) bitmask is the smallest, needs no escapes, and
+// lets a row's values be located with popcounts.
 #pragma once
 
 #include <cstdint>

@@ -204,12 +204,12 @@ std::vector<std::size_t> select_prunable(const std::vector<NamedArray>& arrays,
 
 double GradualPruningSchedule::sparsity_at(std::int64_t step) const {
   require(frequency >= 1 && steps >= 1, "GradualPruningSchedule: frequency and steps must be >= 1");
-  if (step < begin_step) return initial;
+  if (step < begin_step) return initial_sparsity;
   const std::int64_t done = std::min((step - begin_step) / frequency, steps);
-  if (done == 0) return initial;  // exactly, without rounding
-  if (done == steps) return final;
+  if (done == 0) return initial_sparsity;  // exactly, without rounding
+  if (done == steps) return final_sparsity;
   const double left = 1.0 - static_cast<double>(done) / static_cast<double>(steps);
-  return final + (initial - final) * left * left * left;
+  return final_sparsity + (initial_sparsity - final_sparsity) * left * left * left;
 }
 
 bool GradualPruningSchedule::is_pruning_step(std::int64_t step) const {

@@ -85,18 +85,18 @@ std::vector<std::size_t> select_prunable(const std::vector<NamedArray>& arrays,
                                          LayerSelection selection,
                                          const std::vector<std::string>& names = {});
 
-/// The gradual-pruning schedule of Zhu & Gupta 2017: the sparsity starts at `initial` at step
-/// `begin_step`, is raised every `frequency` steps, `steps` times, and reaches `final` at step
-/// begin_step + steps * frequency:
+/// The gradual-pruning schedule of Zhu & Gupta 2017: the sparsity starts at `initial_sparsity` at
+/// step `begin_step`, is raised every `frequency` steps, `steps` times, and reaches
+/// `final_sparsity` at step begin_step + steps * frequency:
 ///   s(t) = s_f + (s_i - s_f) (1 - (t_p - t0) / (n dt))^3,
 /// where t_p is the last pruning step <= t (so s is constant between pruning steps), and s = s_i
 /// before t0, s_f after t0 + n dt.
 struct GradualPruningSchedule {
-  double initial = 0.0;          ///< s_i in [0, 1]
-  double final = 0.5;            ///< s_f in [0, 1]
-  std::int64_t begin_step = 0;   ///< t0 (training steps)
-  std::int64_t frequency = 100;  ///< dt >= 1 (training steps between pruning steps)
-  std::int64_t steps = 10;       ///< n >= 1 (number of pruning steps)
+  double initial_sparsity = 0.0;  ///< s_i in [0, 1]
+  double final_sparsity = 0.5;    ///< s_f in [0, 1]
+  std::int64_t begin_step = 0;    ///< t0 (training steps)
+  std::int64_t frequency = 100;   ///< dt >= 1 (training steps between pruning steps)
+  std::int64_t steps = 10;        ///< n >= 1 (number of pruning steps)
 
   /// The target sparsity at training step t.
   double sparsity_at(std::int64_t step) const;
@@ -159,7 +159,9 @@ struct Clustered {
   std::vector<std::uint32_t> index;
 };
 
-/// 1-D k-means (Lloyd) of the values of w. Exact (the codebook is the distinct values) when w
+/// 1-D k-means (Lloyd) of the values of w. Cost: one sort (n log n); a Lloyd iteration is
+/// O(k log n) (clusters are ranges of the sorted values, means come from prefix sums); k-means++
+/// seeding is O(n k). Exact (the codebook is the distinct values) when w
 /// has at most k distinct values (covers n < k and constant arrays); empty clusters are dropped,
 /// so the codebook may hold fewer than k entries. Throws std::invalid_argument for k = 0 or
 /// non-finite values.
