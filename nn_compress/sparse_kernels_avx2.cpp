@@ -4,6 +4,8 @@
 #include <immintrin.h>
 
 #include <array>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 #include "nn_compress/sparse_kernels_impl.hpp"
@@ -14,17 +16,18 @@ namespace {
 /// Expansion tables for a mask byte m: lane k of a group takes packed value number
 /// rank_k(m) = popcount(m & ((1 << k) - 1)) when bit k is set, else zero.
 struct Tables {
-  alignas(32) std::int32_t perm[256][8]{};   ///< vpermps indices (rank, or 0 for a zero lane)
-  alignas(32) std::int32_t lanes[256][8]{};  ///< -1 where bit k is set (keeps the lane)
+  /// vpermps indices: the rank, or INT32_MIN for a zero lane (vpermps reads the low 3 bits; the
+  /// sign bit marks the lanes to clear).
+  alignas(32) std::int32_t perm[256][8]{};
   alignas(16) std::uint8_t shuf[256][16]{};  ///< pshufb control: rank, or 0x80 (gives 0)
   constexpr Tables() {
     for (unsigned m = 0; m < 256; ++m) {
       unsigned rank = 0;
       for (unsigned k = 0; k < 16; ++k) shuf[m][k] = 0x80;
       for (unsigned k = 0; k < 8; ++k) {
+        perm[m][k] = std::numeric_limits<std::int32_t>::min();
         if ((m >> k) & 1U) {
           perm[m][k] = static_cast<std::int32_t>(rank);
-          lanes[m][k] = -1;
           shuf[m][k] = static_cast<std::uint8_t>(rank);
           ++rank;
         }
@@ -48,12 +51,10 @@ std::int32_t hsum_epi32(__m256i v) {
 
 /// The 8 weights of group mask m as floats in their column lanes, from packed values at v.
 inline __m256 expand(const float* v, unsigned m) {
-  const __m256 packed = _mm256_loadu_ps(v);
-  const __m256 spread = _mm256_permutevar8x32_ps(
-      packed, _mm256_load_si256(reinterpret_cast<const __m256i*>(kTables.perm[m])));
-  return _mm256_and_ps(
-      spread,
-      _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(kTables.lanes[m]))));
+  const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(kTables.perm[m]));
+  const __m256 spread = _mm256_permutevar8x32_ps(_mm256_loadu_ps(v), perm);
+  const __m256i keep = _mm256_cmpgt_epi32(perm, _mm256_set1_epi32(-1));
+  return _mm256_and_ps(spread, _mm256_castsi256_ps(keep));
 }
 inline __m256 expand(const std::int8_t* v, unsigned m) {
   const __m128i packed = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(v));
@@ -62,33 +63,83 @@ inline __m256 expand(const std::int8_t* v, unsigned m) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(spread));
 }
 
+/// Partial sums of one row over the full groups [g, g + 4 * k) with four groups per step: their
+/// value offsets come from one 32-bit load of masks, so the four loads do not wait on one
+/// another's popcount.
+template <class T>
+struct RowCursor {
+  const std::uint8_t* m;
+  const T* v;
+  __m256 acc0, acc1;
+  void step4(std::size_t g, const __m256 (&x)[4]) {
+    std::uint32_t w = 0;
+    std::memcpy(&w, m + g, sizeof w);
+    const int o1 = __builtin_popcount(w & 0xffU), o2 = __builtin_popcount(w & 0xffffU),
+              o3 = __builtin_popcount(w & 0xffffffU);
+    acc0 = _mm256_fmadd_ps(expand(v, w & 0xffU), x[0], acc0);
+    acc1 = _mm256_fmadd_ps(expand(v + o1, (w >> 8) & 0xffU), x[1], acc1);
+    acc0 = _mm256_fmadd_ps(expand(v + o2, (w >> 16) & 0xffU), x[2], acc0);
+    acc1 = _mm256_fmadd_ps(expand(v + o3, w >> 24), x[3], acc1);
+    v += __builtin_popcount(w);
+  }
+  void step1(std::size_t g, __m256 x) {
+    acc0 = _mm256_fmadd_ps(expand(v, m[g]), x, acc0);
+    v += __builtin_popcount(m[g]);
+  }
+};
+
+template <class T>
+RowCursor<T> cursor(const MaskedRows<T>& a, std::size_t r) {
+  return {a.mask.data() + r * a.groups, a.values.data() + a.row_ptr[r], _mm256_setzero_ps(),
+          _mm256_setzero_ps()};
+}
+
+/// The row's result: the vector sums, the last partial group, the scale and the bias.
+template <class T>
+float finish_row(const MaskedRows<T>& a, std::size_t r, RowCursor<T>& c, const float* x,
+                 const float* bias) {
+  float acc = hsum(_mm256_add_ps(c.acc0, c.acc1));
+  for (std::size_t g = a.cols / 8; g < a.groups; ++g) {
+    for (unsigned bits = c.m[g]; bits != 0; bits &= bits - 1) {
+      acc += static_cast<float>(*c.v++) * x[8 * g + static_cast<unsigned>(__builtin_ctz(bits))];
+    }
+  }
+  return finish(a, r, acc, bias);
+}
+
+/// SpMV two rows at a time (they share the x loads).
 template <class T>
 void spmv_avx2(const MaskedRows<T>& a, const float* x, const float* bias, float* y, std::size_t r0,
                std::size_t r1) {
   const std::size_t full = a.cols / 8;  // groups whose 8 x values all exist
-  for (std::size_t r = r0; r < r1; ++r) {
-    const std::uint8_t* m = a.mask.data() + r * a.groups;
-    const T* v = a.values.data() + a.row_ptr[r];
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  std::size_t r = r0;
+  for (; r + 2 <= r1; r += 2) {
+    RowCursor<T> c0 = cursor(a, r), c1 = cursor(a, r + 1);
     std::size_t g = 0;
-    for (; g + 2 <= full; g += 2) {
-      const unsigned m0 = m[g], m1 = m[g + 1];
-      acc0 = _mm256_fmadd_ps(expand(v, m0), _mm256_loadu_ps(x + 8 * g), acc0);
-      v += __builtin_popcount(m0);
-      acc1 = _mm256_fmadd_ps(expand(v, m1), _mm256_loadu_ps(x + 8 * g + 8), acc1);
-      v += __builtin_popcount(m1);
+    for (; g + 4 <= full; g += 4) {
+      const __m256 xs[4] = {_mm256_loadu_ps(x + 8 * g), _mm256_loadu_ps(x + 8 * g + 8),
+                            _mm256_loadu_ps(x + 8 * g + 16), _mm256_loadu_ps(x + 8 * g + 24)};
+      c0.step4(g, xs);
+      c1.step4(g, xs);
     }
     for (; g < full; ++g) {
-      acc0 = _mm256_fmadd_ps(expand(v, m[g]), _mm256_loadu_ps(x + 8 * g), acc0);
-      v += __builtin_popcount(m[g]);
+      const __m256 xg = _mm256_loadu_ps(x + 8 * g);
+      c0.step1(g, xg);
+      c1.step1(g, xg);
     }
-    float acc = hsum(_mm256_add_ps(acc0, acc1));
-    for (; g < a.groups; ++g) {  // the last partial group
-      for (unsigned bits = m[g]; bits != 0; bits &= bits - 1) {
-        acc += static_cast<float>(*v++) * x[8 * g + static_cast<unsigned>(__builtin_ctz(bits))];
-      }
+    y[r] = finish_row(a, r, c0, x, bias);
+    y[r + 1] = finish_row(a, r + 1, c1, x, bias);
+  }
+  for (; r < r1; ++r) {
+    RowCursor<T> c = cursor(a, r);
+    std::size_t g = 0;
+    for (; g + 4 <= full; g += 4) {
+      const __m256 xs[4] = {_mm256_loadu_ps(x + 8 * g), _mm256_loadu_ps(x + 8 * g + 8),
+                            _mm256_loadu_ps(x + 8 * g + 16), _mm256_loadu_ps(x + 8 * g + 24)};
+      c.step4(g, xs);
     }
-    y[r] = finish(a, r, acc, bias);
+    for (; g < full; ++g) c.step1(g, _mm256_loadu_ps(x + 8 * g));
+    y[r] = finish_row(a, r, c, x, bias);
   }
 }
 

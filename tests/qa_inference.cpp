@@ -13,6 +13,8 @@
 #define BOOST_TEST_MODULE qa_inference
 #include <boost/test/unit_test.hpp>
 
+#include <xnnpack.h>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -368,4 +370,55 @@ BOOST_AUTO_TEST_CASE(bench_report, *boost::unit_test::disabled()) {
                                    sparsity != nullptr ? std::stod(sparsity) : 0.0,
                                    seconds != nullptr ? std::stod(seconds) : 1.0, 2)
             << '\n';
+}
+
+// Not run by default: batch-1 medians (us) of the dense-layer kernels on CsiNet CR 4's shapes at
+// a few sparsities, next to XNNPACK's dense fp32 fully-connected operator.
+//   build/tests/qa_inference --run_test=kernel_report
+BOOST_AUTO_TEST_CASE(kernel_report, *boost::unit_test::disabled()) {
+  std::mt19937 rng(1);
+  const auto median_us = [](auto&& f) {
+    for (int i = 0; i < 3; ++i) f();
+    std::vector<double> us;
+    for (int i = 0; i < 200; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      f();
+      us.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(us.begin(), us.end());
+    return us[us.size() / 2];
+  };
+  BOOST_REQUIRE(xnn_initialize(nullptr) == xnn_status_success);
+  for (const double sparsity : {0.0, 0.5, 0.8, 0.9}) {
+    for (const Shape s : {Shape{512, 2048}, Shape{2048, 512}}) {
+      const std::vector<float> w = random_weights(s.rows, s.cols, sparsity, rng);
+      const sparse::SparseF32 a = sparse::make_sparse_f32(w, s.rows, s.cols);
+      const sparse::SparseI8 q = sparse::make_sparse_i8(w, s.rows, s.cols);
+      const Int8Rows d = quantize_int8_rows(w, s.rows, s.cols);
+      const std::vector<float> x = random_vector(s.cols, rng), bias(s.rows, 0.0F);
+      std::vector<float> y(s.rows);
+      sparse::QuantisedActs acts;
+      xnn_operator_t op = nullptr;
+      BOOST_REQUIRE(xnn_create_fully_connected_nc_f32(s.cols, s.rows, s.cols, s.rows, w.data(),
+                                                      bias.data(), -INFINITY, INFINITY, 0,
+                                                      &op) == xnn_status_success);
+      std::cout << "sparsity " << sparsity << ", " << s.rows << " x " << s.cols << ": xnnpack "
+                << median_us([&] {
+                     xnn_setup_fully_connected_nc_f32(op, 1, x.data(), y.data(), nullptr);
+                     xnn_run_operator(op, nullptr);
+                   })
+                << ", sparse f32 "
+                << median_us([&] { sparse::spmv(a, x.data(), bias.data(), y.data(), 0, s.rows); })
+                << ", sparse int8 "
+                << median_us([&] { sparse::spmv(q, x.data(), bias.data(), y.data(), 0, s.rows); })
+                << ", dense int8 " << median_us([&] {
+                     sparse::quantise_activations(x.data(), 1, s.cols, acts);
+                     sparse::int8_gemm(d, acts, bias.data(), y.data(), 0, s.rows);
+                   })
+                << " us (bytes: dense fp32 " << w.size() * 4 << ", sparse f32 " << a.bytes()
+                << ", sparse int8 " << q.bytes() << ")\n";
+      xnn_delete_operator(op);
+    }
+  }
 }
