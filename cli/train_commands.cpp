@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "blocks/cs.hpp"
 #include "channels/cost2100.hpp"
@@ -197,6 +198,22 @@ TrainConfig read_train_config(const std::string& file, const std::vector<std::st
   job.threads = static_cast<unsigned>(pc.count("run.threads"));
   if (job.threads == 0) job.threads = hardware_threads();
   job.model_file = pc.text("run.model");
+  job.init_model = pc.text("model.init");
+  if (!job.init_model.empty()) {
+    std::optional<CsiAutoencoder> loaded;
+    try {
+      loaded.emplace(CsiAutoencoder::load(job.init_model));
+    } catch (const ModelFileError& e) {
+      throw ConfigError(file + ": key 'model.init': " + e.what());
+    }
+    const CsiAutoencoder& init = *loaded;
+    if (init.arch() != job.arch || init.cr() != job.cr) {
+      throw ConfigError(file + ": key 'model.init': " + job.init_model.string() + " is " +
+                        std::string(arch_name(init.arch())) + " at CR " +
+                        std::to_string(init.cr()) + ", not " + pc.text("model.arch") + " at CR " +
+                        pc.text("model.cr"));
+    }
+  }
   tc.config = json::object();
   for (const auto& [k, v] : values) {
     if (!outside_fingerprint(k)) job.fingerprint += k + "=" + v + "\n";
@@ -216,6 +233,9 @@ std::vector<ParamSpec> train_schema() {
   s.push_back(spec("model.cr", ParamKind::Int, "4",
                    "compression ratio 1/cr: M = 2048 / cr code values (+1 fed-back scale)", 1,
                    2048));
+  s.push_back(spec("model.init", ParamKind::Text, "",
+                   "start from this model file's weights (same arch and cr) instead of a fresh "
+                   "initialisation: fine-tuning, or a longer schedule from a shipped model"));
   s.push_back(spec("data.file", ParamKind::Text, "",
                    "training data: HDF5 from `linksim dataset` or a CsiNet .mat; empty: generate "
                    "data.channel"));

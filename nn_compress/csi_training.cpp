@@ -228,6 +228,7 @@ TrainOutcome run_training(const TrainJob& job, const TrainData& data, std::ostre
   LoopState st;
   std::vector<NamedArray> best;
   std::error_code ec;
+  bool resumed = false;
   if (std::filesystem::exists(ckpt, ec)) {
     json peek;
     bool usable = true;
@@ -270,9 +271,20 @@ TrainOutcome run_training(const TrainJob& job, const TrainData& data, std::ostre
       }
       log << "resuming from " << ckpt.string() << " at epoch " << st.next_epoch + 1 << " of "
           << job.hyper.epochs << "\n";
+      resumed = true;
     } else if (job.force) {
       log << "--force: starting over (discarding " << ckpt.string() << ")\n";
     }
+  }
+  if (!resumed && !job.init_model.empty()) {
+    const CsiAutoencoder init = CsiAutoencoder::load(job.init_model);
+    if (init.arch() != job.arch || init.cr() != job.cr) {
+      throw ConfigError(job.init_model.string() + " is " + std::string(arch_name(init.arch())) +
+                        " at CR " + std::to_string(init.cr()) + "; this training is " +
+                        std::string(arch_name(job.arch)) + " at CR " + std::to_string(job.cr));
+    }
+    trainer.model().load_state(init.state(), job.init_model.string());
+    log << "starting from the weights of " << job.init_model.string() << "\n";
   }
 
   const auto record_for = [&](const char* status) {

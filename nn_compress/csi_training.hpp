@@ -30,6 +30,10 @@ struct TrainJob {
   std::uint64_t seed = 1;    ///< network initialisation and shuffling
   unsigned threads = 0;      ///< LibTorch intra-op threads (0: all cores)
   std::filesystem::path model_file;
+  /// When not empty: a model file (same arch and cr) whose weights replace the fresh
+  /// initialisation at the start of a new training (fine-tuning, or a longer schedule continuing
+  /// a shipped model). A resumed checkpoint takes precedence.
+  std::filesystem::path init_model;
   /// Canonical text of every setting that affects the result: a checkpoint is only resumed
   /// when its fingerprint is the same.
   std::string fingerprint;

@@ -186,6 +186,28 @@ BOOST_AUTO_TEST_CASE(train_interrupt_resume_and_model_info) {
   const std::string csv = qa::read_text(dir / "out" / "tiny.train.csv");
   BOOST_TEST(std::count(csv.begin(), csv.end(), '\n') == 3);
 
+  // model.init: a new training that starts from the finished model's weights. With a learning
+  // rate of 1e-9 one epoch leaves them as they are, so the validation NMSE is the same; a model
+  // of another CR is refused before anything runs.
+  std::string warm = kTiny;
+  warm.replace(warm.find("out/tiny.lsnn"), 13, "out/warm.lsnn");
+  warm.replace(warm.find("epochs = 2"), 10, "epochs = 1\nlr = 1e-9");
+  warm.replace(warm.find("[data]"), 6, "init = out/tiny.lsnn\n[data]");
+  qa::write_text(dir / "warm.ini", warm);
+  const Result warmed = run_cli({"train", "warm.ini", "--no-plot"}, dir.path());
+  BOOST_TEST(warmed.status == 0, warmed.err);
+  BOOST_TEST(contains(warmed.err, "starting from the weights of out/tiny.lsnn"), warmed.err);
+  const Result warm_info = run_cli({"model-info", "out/warm.lsnn"}, dir.path());
+  const auto w = nlohmann::json::parse(warm_info.out);
+  BOOST_TEST(w.at("training").at("validation").at("nmse_db").get<double>() ==
+                 t.at("validation").at("nmse_db").get<double>(),
+             boost::test_tools::tolerance(1e-3));
+  const Result wrong_cr = run_cli(
+      {"train", "warm.ini", "--set", "model.cr=32", "--set", "run.model=out/w32.lsnn"}, dir.path());
+  BOOST_TEST(wrong_cr.status == 2);
+  BOOST_TEST(contains(wrong_cr.err, "key 'model.init'"), wrong_cr.err);
+  BOOST_TEST(contains(wrong_cr.err, "csinet at CR 64"), wrong_cr.err);
+
   // Damaged model and checkpoint files: exit 2 naming the file.
   std::string bytes = qa::read_text(dir / "out" / "tiny.lsnn");
   qa::write_text(dir / "cut.lsnn", bytes.substr(0, bytes.size() / 2));
