@@ -414,6 +414,17 @@ std::vector<float> dequantize(const Clustered& c) {
   return w;
 }
 
+std::vector<float> codebook_gradient(const Clustered& c, std::span<const float> weight_grad) {
+  require(weight_grad.size() == c.index.size(),
+          "codebook_gradient: one gradient per weight expected");
+  std::vector<double> g(c.codebook.size(), 0.0);
+  for (std::size_t i = 0; i < weight_grad.size(); ++i) {
+    require(c.index[i] < g.size(), "codebook_gradient: cluster index out of range");
+    g[c.index[i]] += weight_grad[i];
+  }
+  return {g.begin(), g.end()};
+}
+
 // ---- low rank ---------------------------------------------------------------------------------
 
 LowRankFactors factorize_low_rank(std::span<const float> w, MatrixDims dims, std::size_t rank) {

@@ -117,7 +117,8 @@ double mask_sparsity(std::span<const std::uint8_t> mask);
 /// Uniform (min/max affine) k-bit quantisation of one whole array (seed 004's per-layer scheme):
 /// step = (max - min) / (2^bits - 1), code = round((w - min) / step) in [0, 2^bits - 1], and the
 /// dequantised value min + step * code is within step / 2 of w. A constant array has step 0
-/// (all codes 0, exact).
+/// (all codes 0, exact). Zero is in general not a code value: a pruned layer keeps its zeros
+/// exact only when its nonzero values alone are quantised (the compact format's Sparse layout).
 struct UniformQuantized {
   unsigned bits = 8;                 ///< 2..16
   float min = 0.0F;                  ///< value of code 0
@@ -172,6 +173,10 @@ Clustered kmeans_quantize(std::span<const float> w, unsigned bits,
                           ClusterInit init = ClusterInit::Linear, std::uint64_t seed = 1);
 /// The weights a clustering stands for: codebook[index[i]].
 std::vector<float> dequantize(const Clustered& c);
+/// Trained quantisation (Deep Compression, section 3.2): with the weights tied to their shared
+/// centroids, dL/dc_j is the sum of dL/dw_i over the weights i with index[i] == j. Returns one
+/// gradient per codebook entry; a step is c_j -= lr * g_j. weight_grad has one value per weight.
+std::vector<float> codebook_gradient(const Clustered& c, std::span<const float> weight_grad);
 
 // ---------------------------------------------------------------------------------------------
 // Low-rank factorisation

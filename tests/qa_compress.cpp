@@ -468,6 +468,16 @@ BOOST_AUTO_TEST_CASE(few_distinct_values_are_kept_exactly) {
   BOOST_CHECK_THROW(cluster_weights(w, ClusterOptions{0}), std::invalid_argument);
 }
 
+BOOST_AUTO_TEST_CASE(codebook_gradient_sums_the_shared_weights) {
+  Clustered c;
+  c.codebook = {-1.0F, 0.0F, 2.0F};
+  c.index = {2, 0, 2, 1, 0, 2};
+  const std::vector<float> g = {0.5F, 1.0F, -0.25F, 3.0F, 2.0F, 1.0F};
+  BOOST_TEST(codebook_gradient(c, g) == (std::vector<float>{3.0F, 3.0F, 1.25F}),
+             boost::test_tools::per_element());
+  BOOST_CHECK_THROW(codebook_gradient(c, std::vector<float>(2)), std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---------------------------------------------------------------------------------------------
