@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "nn_compress/sparse_kernels.hpp"
@@ -183,9 +184,16 @@ class OwnSparseDense final : public DenseLayer {
   OwnSparseDense(sparse::MaskedRows<T> a, std::vector<float> b) : a_(std::move(a)), b_(b) {}
   void run(const float* x, float* y, std::size_t batch, pthreadpool_t pool) override {
     if (batch == 1) {
-      parallel_rows(pool, a_.rows, [&](std::size_t r0, std::size_t r1) {
-        sparse::spmv(a_, x, b_.data(), y, r0, r1);
-      });
+      if constexpr (std::is_same_v<T, float>) {
+        parallel_rows(pool, a_.rows, [&](std::size_t r0, std::size_t r1) {
+          sparse::spmv(a_, x, b_.data(), y, r0, r1);
+        });
+      } else {  // int8 SpMV: activations quantised per sample (sparse_kernels.hpp)
+        sparse::quantise_activations(x, 1, a_.cols, acts_);
+        parallel_rows(pool, a_.rows, [&](std::size_t r0, std::size_t r1) {
+          sparse::spmv(a_, acts_, b_.data(), y, r0, r1);
+        });
+      }
       return;
     }
     xt_.resize(a_.cols * batch);
@@ -201,6 +209,7 @@ class OwnSparseDense final : public DenseLayer {
   sparse::MaskedRows<T> a_;
   std::vector<float> b_;
   std::vector<float> xt_, yt_;
+  sparse::QuantisedActs acts_;  // int8 SpMV only
 };
 
 class Int8Dense final : public DenseLayer {

@@ -15,7 +15,8 @@
 //   Int8 ("int8")                    dense int8 weights with per-row scales, activations
 //                                    quantised per sample on the fly (sparse_kernels.hpp);
 //   Sparse ("sparse")                our masked-row sparse kernels, fp32 values;
-//   SparseInt8 ("sparse-int8")       the same with int8 values (per-row scales), fp32 activations;
+//   SparseInt8 ("sparse-int8")       the same with int8 values (per-row scales); activations
+//                                    quantised per sample at batch 1, fp32 in batches;
 //   Auto ("auto")                    measures the candidates on this machine (batch 1, one
 //                                    thread) and keeps the fastest that passes a parity check.
 // All but Torch run CsiNet only: the other architectures throw std::invalid_argument (Auto falls

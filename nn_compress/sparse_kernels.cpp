@@ -13,7 +13,7 @@ namespace linksim::sparse {
 namespace avx2 {  // sparse_kernels_avx2.cpp
 void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
           std::size_t r1);
-void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
+void spmv(const SparseI8& a, const QuantisedActs& x, const float* bias, float* y, std::size_t r0,
           std::size_t r1);
 void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
           std::size_t r0, std::size_t r1);
@@ -131,9 +131,12 @@ void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::
           std::size_t r1) {
   spmv_impl(a, x, bias, y, r0, r1);
 }
-void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
+void spmv(const SparseI8& a, const QuantisedActs& x, const float* bias, float* y, std::size_t r0,
           std::size_t r1) {
-  spmv_impl(a, x, bias, y, r0, r1);
+  for (std::size_t r = r0; r < r1; ++r) {
+    const std::int32_t dot = sparse_int8_dot(a, r, x, 0, a.values.data() + a.row_ptr[r]);
+    y[r] = sparse_int8_finish(a, x, r, dot, bias);
+  }
 }
 void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
           std::size_t r0, std::size_t r1) {
@@ -157,7 +160,7 @@ void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::
           std::size_t r1) {
   has_avx2() ? avx2::spmv(a, x, bias, y, r0, r1) : portable::spmv(a, x, bias, y, r0, r1);
 }
-void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
+void spmv(const SparseI8& a, const QuantisedActs& x, const float* bias, float* y, std::size_t r0,
           std::size_t r1) {
   has_avx2() ? avx2::spmv(a, x, bias, y, r0, r1) : portable::spmv(a, x, bias, y, r0, r1);
 }

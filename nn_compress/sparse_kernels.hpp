@@ -1,9 +1,9 @@
 // Kernels for the dense (fully connected) layers of the CSI autoencoders without LibTorch or
 // XNNPACK: unstructured-sparse matrices with fp32 or int8 values, and dense int8 weights with
-// dynamic-range int8 activations. Each kernel has a portable loop (sparse_kernels.cpp) and an
-// AVX2 + FMA version (sparse_kernels_avx2.cpp, the only file built with -mavx2 -mfma), chosen at
-// run time by has_avx2() (sim/cpu.hpp; LINKSIM_SIMD=portable or force_portable_kernels forces
-// the portable loops).
+// dynamic-range activations. Each kernel has a portable loop (sparse_kernels.cpp) and an AVX2 +
+// FMA version (sparse_kernels_avx2.cpp, the only file built with -mavx2 -mfma), chosen at run
+// time by has_avx2() (sim/cpu.hpp; LINKSIM_SIMD=portable or force_portable_kernels forces the
+// portable loops).
 //
 // A layer computes y = W x + bias with W [rows x cols] (row-major, PyTorch's Linear layout:
 // rows = output features, cols = input features).
@@ -12,24 +12,28 @@
 // says which of the 8 weights are non-zero (bit k = column 8 g + k), and the non-zero values
 // follow one another in row order. Memory per row: cols / 8 bytes of masks plus one value per
 // non-zero (4 bytes fp32, 1 byte int8), against 4 cols bytes dense: at 50% sparsity an fp32 row
-// takes 53% of its dense size and an int8 row 16%. Batch 1 is memory bound (CsiNet CR 4 streams
-// 2 x 4 MiB of dense fp32 weights per sample), so traffic is what these formats save. The AVX2
-// SpMV expands each group with one permutation (fp32) or byte shuffle (int8) from a 256-entry
-// table, so its cost does not depend on where the zeros are; batches (SpMM) walk the non-zeros
-// one by one and multiply each with a whole tile of samples.
+// takes 53% of its dense size and an int8 row 16%. Batch 1 is memory bound for dense fp32
+// (CsiNet CR 4 streams 2 x 4 MiB of weights per sample), so traffic is what these formats save.
+// The AVX2 SpMV expands each group back to 8 lanes with one permutation (fp32, 8 columns) or
+// byte shuffle (int8, 16 columns) from a table indexed by the mask, so its cost per row is
+// proportional to cols / 8 whatever the sparsity: it pays off where memory, not arithmetic, is
+// the limit (measured: tests/qa_inference --run_test=kernel_report). Batches (SpMM) walk the
+// non-zeros one by one and multiply each with a tile of 32 or 8 samples.
 //
-// Numerics. fp32 sparse: the sum of the same products as W x, in a different order (the AVX2
-// and portable kernels differ by float rounding only, about 1e-6 relative). Sparse int8: values
-// quantised per row (quantize_int8_rows, nn_compress/quantize.hpp: scale_r = max |w_r| / 127),
-// activations stay fp32; y_r = scale_r sum_j q_rj x_j + bias_r. Dense int8: the same weights
-// with activations quantised per sample on the fly to L levels each side (s_x = max_j |x_j| / L,
-// x_q = round(x / s_x) in [-L, L], L = activation_levels(cols): 8256 for 2048 inputs, 32767 for
-// 512 or fewer), y_r = scale_r s_x sum_j q_rj x_q,j + bias_r with the sum in exact int32, so
-// the AVX2 and portable kernels are bit-identical. Why not 8-bit activations: the kernel widens
-// the int8 weights to int16 for _mm256_madd_epi16 anyway, so wider activations cost nothing, and
-// 8 bits lose 0.27 dB of NMSE on CsiNet CR 4 (the network input sits near 0.5 with rare peaks at
-// 0 and 1, leaving a few levels for the typical deviation); with L levels the int8 weights alone
-// set the error (0.04 dB).
+// Numerics. Weights: int8 values are quantised per row (quantize_int8_rows, nn_compress/
+// quantize.hpp: scale_r = max |w_r| / 127; weights that round to 0 are dropped from the sparse
+// form). Activations:
+//   fp32 sparse (SpMV, SpMM) and int8 sparse SpMM: fp32; the sum of the products in an order of
+//     the kernel's own (AVX2 and portable differ by float rounding, about 1e-6 relative);
+//   int8 sparse SpMV and dense int8: quantised per sample on the fly to L levels each side
+//     (QuantisedActs: s_x = max_j |x_j| / L, x_q = round(x / s_x) in [-L, L], L =
+//     activation_levels(cols): 8256 for 2048 inputs, 32767 for 512 or fewer); y_r = scale_r s_x
+//     sum_j q_rj x_q,j + bias_r with the sum in exact int32, so AVX2 and portable are
+//     bit-identical.
+// Why not 8-bit activations: the kernels widen the int8 weights to int16 for _mm256_madd_epi16
+// anyway, so wider activations cost nothing, while 8 bits lose 0.27 dB of NMSE on CsiNet CR 4
+// (the network input sits near 0.5 with rare peaks at 0 and 1, leaving a few levels for the
+// typical deviation); with L levels the int8 weights alone set the error (0.04 dB).
 #pragma once
 
 #include <cstddef>
@@ -68,21 +72,6 @@ SparseI8 make_sparse_i8(std::span<const float> w, std::size_t rows, std::size_t 
 std::vector<float> to_dense(const SparseF32& a);
 std::vector<float> to_dense(const SparseI8& a);
 
-/// SpMV, rows [r0, r1): y[r] = (scale_r) sum_j W_rj x[j] + bias[r]. x [cols], y [rows];
-/// bias may be null (0).
-void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
-          std::size_t r1);
-void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
-          std::size_t r1);
-
-/// SpMM on transposed activations, rows [r0, r1): yt[r, b] = (scale_r) sum_j W_rj xt[j, b] +
-/// bias[r], for b < batch. xt [cols x batch], yt [rows x batch], both row-major (a batch of
-/// samples per row). bias may be null.
-void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
-          std::size_t r0, std::size_t r1);
-void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bias, float* yt,
-          std::size_t r0, std::size_t r1);
-
 /// Activation levels L for a dot product of `cols` terms: the largest L <= 32767 with
 /// cols * 127 * L < 2^31, so that int32 sums cannot overflow.
 std::int32_t activation_levels(std::size_t cols);
@@ -99,6 +88,23 @@ struct QuantisedActs {
 /// values are not checked (callers do).
 void quantise_activations(const float* x, std::size_t batch, std::size_t cols, QuantisedActs& out);
 
+/// SpMV, rows [r0, r1): y[r] = (scale_r) sum_j W_rj x[j] + bias[r]. x [cols], y [rows];
+/// bias may be null (0).
+void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1);
+/// Sparse int8 SpMV with activations quantised as for int8_gemm (x.batch == 1): y[r] = scale_r
+/// s_x sum_j q_rj x_q,j + bias[r], the sum in exact int32 (AVX2 and portable bit-identical).
+void spmv(const SparseI8& a, const QuantisedActs& x, const float* bias, float* y, std::size_t r0,
+          std::size_t r1);
+
+/// SpMM on transposed activations, rows [r0, r1): yt[r, b] = (scale_r) sum_j W_rj xt[j, b] +
+/// bias[r], for b < batch. xt [cols x batch], yt [rows x batch], both row-major (a batch of
+/// samples per row). bias may be null.
+void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1);
+void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bias, float* yt,
+          std::size_t r0, std::size_t r1);
+
 /// Dense int8 GEMM with dynamic-range activations, rows [r0, r1): y[b, r] = scale_r s_x,b sum_j
 /// q_rj x_q,bj + bias[r]. w [rows x cols] (quantize_int8_rows), y [batch x rows] (one sample per
 /// row). Bit-identical between the AVX2 and portable kernels.
@@ -109,7 +115,7 @@ void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, flo
 namespace portable {
 void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
           std::size_t r1);
-void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
+void spmv(const SparseI8& a, const QuantisedActs& x, const float* bias, float* y, std::size_t r0,
           std::size_t r1);
 void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
           std::size_t r0, std::size_t r1);

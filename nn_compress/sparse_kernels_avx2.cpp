@@ -19,16 +19,20 @@ struct Tables {
   /// vpermps indices: the rank, or INT32_MIN for a zero lane (vpermps reads the low 3 bits; the
   /// sign bit marks the lanes to clear).
   alignas(32) std::int32_t perm[256][8]{};
-  alignas(16) std::uint8_t shuf[256][16]{};  ///< pshufb control: rank, or 0x80 (gives 0)
+  /// pshufb control for 8 lanes whose packed values start n bytes into the register: byte k is
+  /// n + rank, or 0x80 (gives 0) for a zero lane. [n][m], n = 0 .. 8.
+  alignas(16) std::uint8_t shuf[9][256][8]{};
   constexpr Tables() {
     for (unsigned m = 0; m < 256; ++m) {
       unsigned rank = 0;
-      for (unsigned k = 0; k < 16; ++k) shuf[m][k] = 0x80;
+      for (unsigned n = 0; n < 9; ++n) {
+        for (unsigned k = 0; k < 8; ++k) shuf[n][m][k] = 0x80;
+      }
       for (unsigned k = 0; k < 8; ++k) {
         perm[m][k] = std::numeric_limits<std::int32_t>::min();
         if ((m >> k) & 1U) {
           perm[m][k] = static_cast<std::int32_t>(rank);
-          shuf[m][k] = static_cast<std::uint8_t>(rank);
+          for (unsigned n = 0; n < 9; ++n) shuf[n][m][k] = static_cast<std::uint8_t>(n + rank);
           ++rank;
         }
       }
@@ -55,12 +59,6 @@ inline __m256 expand(const float* v, unsigned m) {
   const __m256 spread = _mm256_permutevar8x32_ps(_mm256_loadu_ps(v), perm);
   const __m256i keep = _mm256_cmpgt_epi32(perm, _mm256_set1_epi32(-1));
   return _mm256_and_ps(spread, _mm256_castsi256_ps(keep));
-}
-inline __m256 expand(const std::int8_t* v, unsigned m) {
-  const __m128i packed = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(v));
-  const __m128i spread =
-      _mm_shuffle_epi8(packed, _mm_load_si128(reinterpret_cast<const __m128i*>(kTables.shuf[m])));
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(spread));
 }
 
 /// Partial sums of one row over the full groups [g, g + 4 * k) with four groups per step: their
@@ -213,9 +211,44 @@ void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::
           std::size_t r1) {
   spmv_avx2(a, x, bias, y, r0, r1);
 }
-void spmv(const SparseI8& a, const float* x, const float* bias, float* y, std::size_t r0,
+void spmv(const SparseI8& a, const QuantisedActs& x, const float* bias, float* y, std::size_t r0,
           std::size_t r1) {
-  spmv_avx2(a, x, bias, y, r0, r1);
+  // Sixteen columns per step: both groups' packed values in one 16-byte load, one shuffle spreads
+  // them to their columns (zeros elsewhere), widened to int16 and multiplied with 16 int16
+  // activations by _mm256_madd_epi16 into exact int32 sums.
+  const std::size_t pairs = a.cols / 16;
+  const std::int16_t* xq = x.q.data();
+  const auto control = [](unsigned n, unsigned m) {
+    return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kTables.shuf[n][m]));
+  };
+  for (std::size_t r = r0; r < r1; ++r) {
+    const std::uint8_t* m = a.mask.data() + r * a.groups;
+    const std::int8_t* v = a.values.data() + a.row_ptr[r];
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+    const auto step = [&](std::size_t p, __m256i& acc) {
+      std::uint16_t w = 0;
+      std::memcpy(&w, m + 2 * p, sizeof w);
+      const unsigned m0 = w & 0xffU, m1 = w >> 8U;
+      const __m128i ctrl = _mm_unpacklo_epi64(
+          control(0, m0), control(static_cast<unsigned>(__builtin_popcount(m0)), m1));
+      const __m128i spread =
+          _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v)), ctrl);
+      acc = _mm256_add_epi32(
+          acc,
+          _mm256_madd_epi16(_mm256_cvtepi8_epi16(spread),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 16 * p))));
+      v += __builtin_popcount(w);
+    };
+    std::size_t p = 0;
+    for (; p + 2 <= pairs; p += 2) {
+      step(p, acc0);
+      step(p + 1, acc1);
+    }
+    if (p < pairs) step(p, acc0);
+    const std::int32_t dot =
+        hsum_epi32(_mm256_add_epi32(acc0, acc1)) + sparse_int8_dot(a, r, x, 2 * pairs, v);
+    y[r] = sparse_int8_finish(a, x, r, dot, bias);
+  }
 }
 void spmm(const SparseF32& a, const float* xt, std::size_t batch, const float* bias, float* yt,
           std::size_t r0, std::size_t r1) {

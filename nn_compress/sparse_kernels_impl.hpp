@@ -78,5 +78,27 @@ inline std::int32_t int8_dot(const Int8Rows& w, const QuantisedActs& x, std::siz
   return acc;
 }
 
+/// Exact int32 sum of row r of a over the groups [g0, groups), activations of sample 0 of x;
+/// `v` points at the row's first value of group g0.
+inline std::int32_t sparse_int8_dot(const SparseI8& a, std::size_t r, const QuantisedActs& x,
+                                    std::size_t g0, const std::int8_t* v) {
+  const std::uint8_t* m = a.mask.data() + r * a.groups;
+  std::int32_t acc = 0;
+  for (std::size_t g = g0; g < a.groups; ++g) {
+    for (unsigned bits = m[g]; bits != 0; bits &= bits - 1) {
+      acc +=
+          static_cast<std::int32_t>(*v++) * x.q[8 * g + static_cast<unsigned>(__builtin_ctz(bits))];
+    }
+  }
+  return acc;
+}
+
+/// The sparse int8 SpMV's output for an exact int32 dot product.
+inline float sparse_int8_finish(const SparseI8& a, const QuantisedActs& x, std::size_t r,
+                                std::int32_t dot, const float* bias) {
+  const float v = static_cast<float>(dot) * (a.scale[r] * x.scale[0]);
+  return bias != nullptr ? v + bias[r] : v;
+}
+
 }  // namespace
 }  // namespace linksim::sparse
