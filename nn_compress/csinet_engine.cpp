@@ -22,7 +22,8 @@ namespace {
 constexpr float kSlope = 0.3F;         // LeakyReLU slope of csi_nets.cpp
 constexpr std::size_t kPixels = 1024;  // 32 x 32
 constexpr std::size_t kSide = 32;
-constexpr std::size_t kChunk = 256;  // samples per pass (bounds the activation buffers)
+constexpr std::size_t kChunk = 256;        // samples per pass (bounds the activation buffers)
+constexpr std::size_t kParallelBatch = 8;  // smaller chunks run on the calling thread only
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 struct OpDeleter {
@@ -275,10 +276,8 @@ void run(const Op& op, pthreadpool_t p) {
   check(xnn_run_operator(op.get(), p), "run");
 }
 
-/// One RefineNet unit: operators and its folded convolutions (kept: XNNPACK packs the weights at
-/// creation, but the arrays must outlive nothing after that; they stay for clarity).
+/// The operators of one RefineNet unit (XNNPACK packs the weights at creation).
 struct Refine {
-  Conv c8, c16, c2;
   Op conv8, conv16, conv2, lrelu8, lrelu16, add, lrelu2;
 };
 
@@ -310,20 +309,20 @@ struct CsiNetEngine::Impl {
   std::size_t m = 0;
   Pool pool;
   // Encoder.
-  Conv enc_conv;
   Op enc_conv_op, enc_lrelu;
   std::unique_ptr<DenseLayer> enc_fc;
   // Decoder.
   std::unique_ptr<DenseLayer> dec_fc;
   Refine refine[2];
-  Conv out_conv;
   Op out_conv_op, sigmoid;
   // Buffers (NHWC activations of one chunk) and the chunk size the operators are set up for.
   std::vector<float> e_in, e_conv, e_act;
   std::vector<float> d[3], a8, b8, a16, b16, c2, s2, o, o2;
   std::size_t enc_batch = 0, dec_batch = 0;
 
-  pthreadpool_t threads() const { return pool.get(); }
+  /// The pool for a chunk of n samples: none below kParallelBatch (waking workers costs more
+  /// than it gains there, and on a busy machine a descheduled worker stalls every operator).
+  pthreadpool_t threads(std::size_t n) const { return n >= kParallelBatch ? pool.get() : nullptr; }
   void setup_encoder(std::size_t n);
   void setup_decoder(std::size_t n);
 };
@@ -334,8 +333,8 @@ void CsiNetEngine::Impl::setup_encoder(std::size_t n) {
   e_in.resize(v);
   e_conv.resize(v);
   e_act.resize(v);
-  setup_conv(enc_conv_op, n, e_in.data(), e_conv.data(), threads());
-  setup_lrelu(enc_lrelu, n, e_conv.data(), e_act.data(), threads());
+  setup_conv(enc_conv_op, n, e_in.data(), e_conv.data(), threads(n));
+  setup_lrelu(enc_lrelu, n, e_conv.data(), e_act.data(), threads(n));
   enc_batch = n;
 }
 
@@ -350,7 +349,7 @@ void CsiNetEngine::Impl::setup_decoder(std::size_t n) {
   b16.resize(8 * v2);
   for (std::size_t k = 0; k < 2; ++k) {
     Refine& r = refine[k];
-    pthreadpool_t p = threads();
+    pthreadpool_t p = threads(n);
     setup_conv(r.conv8, n, d[k].data(), a8.data(), p);
     check(xnn_setup_leaky_relu_nc_f32(r.lrelu8.get(), n * kPixels, a8.data(), b8.data(), p),
           "leaky_relu setup");
@@ -364,8 +363,8 @@ void CsiNetEngine::Impl::setup_decoder(std::size_t n) {
         "add_nd setup");
     setup_lrelu(r.lrelu2, n, s2.data(), d[k + 1].data(), p);
   }
-  setup_conv(out_conv_op, n, d[2].data(), o.data(), threads());
-  check(xnn_setup_sigmoid_nc_f32(sigmoid.get(), n * kPixels, o.data(), o2.data(), threads()),
+  setup_conv(out_conv_op, n, d[2].data(), o.data(), threads(n));
+  check(xnn_setup_sigmoid_nc_f32(sigmoid.get(), n * kPixels, o.data(), o2.data(), threads(n)),
         "sigmoid setup");
   dec_batch = n;
 }
@@ -388,8 +387,7 @@ CsiNetEngine::CsiNetEngine(const CsiAutoencoder& model, DenseKind dense, unsigne
   const Arrays a(model);
   const std::size_t m = s.m, v = kCsiValues;
 
-  s.enc_conv = folded_conv(a, "encoder_conv.conv", "encoder_conv.bn", 2, 2, eps);
-  s.enc_conv_op = make_conv(s.enc_conv);
+  s.enc_conv_op = make_conv(folded_conv(a, "encoder_conv.conv", "encoder_conv.bn", 2, 2, eps));
   s.enc_lrelu = make_lrelu(2);
   // Dense layers, permuted to NHWC: PyTorch's flatten index c * 1024 + p is our p * 2 + c.
   const auto nhwc_index = [](std::size_t i) { return (i % kPixels) * 2 + i / kPixels; };
@@ -418,12 +416,9 @@ CsiNetEngine::CsiNetEngine(const CsiAutoencoder& model, DenseKind dense, unsigne
   for (std::size_t k = 0; k < 2; ++k) {
     const std::string p = "refine" + std::to_string(k + 1) + ".";
     Refine& r = s.refine[k];
-    r.c8 = folded_conv(a, p + "conv8.conv", p + "conv8.bn", 2, 8, eps);
-    r.c16 = folded_conv(a, p + "conv16.conv", p + "conv16.bn", 8, 16, eps);
-    r.c2 = folded_conv(a, p + "conv2.conv", p + "conv2.bn", 16, 2, eps);
-    r.conv8 = make_conv(r.c8);
-    r.conv16 = make_conv(r.c16);
-    r.conv2 = make_conv(r.c2);
+    r.conv8 = make_conv(folded_conv(a, p + "conv8.conv", p + "conv8.bn", 2, 8, eps));
+    r.conv16 = make_conv(folded_conv(a, p + "conv16.conv", p + "conv16.bn", 8, 16, eps));
+    r.conv2 = make_conv(folded_conv(a, p + "conv2.conv", p + "conv2.bn", 16, 2, eps));
     r.lrelu8 = make_lrelu(8);
     r.lrelu16 = make_lrelu(16);
     r.lrelu2 = make_lrelu(2);
@@ -431,8 +426,7 @@ CsiNetEngine::CsiNetEngine(const CsiAutoencoder& model, DenseKind dense, unsigne
     check(xnn_create_add_nd_f32(-kInf, kInf, 0, &add), "add_nd_f32");
     r.add.reset(add);
   }
-  s.out_conv = folded_conv(a, "decoder_conv", "", 2, 2, eps);
-  s.out_conv_op = make_conv(s.out_conv);
+  s.out_conv_op = make_conv(folded_conv(a, "decoder_conv", "", 2, 2, eps));
   xnn_operator_t sig = nullptr;
   check(xnn_create_sigmoid_nc_f32(2, 2, 2, 0, &sig), "sigmoid_nc_f32");
   s.sigmoid.reset(sig);
@@ -452,9 +446,9 @@ void CsiNetEngine::encode(const arma::fmat& u, arma::fmat& code) {
     const std::size_t n = std::min<std::size_t>(kChunk, u.n_cols - first);
     s.setup_encoder(n);
     nchw_to_nhwc(u.colptr(first), n, s.e_in.data());
-    run(s.enc_conv_op, s.threads());
-    run(s.enc_lrelu, s.threads());
-    s.enc_fc->run(s.e_act.data(), code.colptr(first), n, s.threads());
+    run(s.enc_conv_op, s.threads(n));
+    run(s.enc_lrelu, s.threads(n));
+    s.enc_fc->run(s.e_act.data(), code.colptr(first), n, s.threads(n));
   }
 }
 
@@ -467,15 +461,15 @@ void CsiNetEngine::decode(const arma::fmat& code, arma::fmat& u_hat) {
   for (arma::uword first = 0; first < code.n_cols; first += kChunk) {
     const std::size_t n = std::min<std::size_t>(kChunk, code.n_cols - first);
     s.setup_decoder(n);
-    s.dec_fc->run(code.colptr(first), s.d[0].data(), n, s.threads());
+    s.dec_fc->run(code.colptr(first), s.d[0].data(), n, s.threads(n));
     for (const Refine& r : s.refine) {
       for (const Op* op :
            {&r.conv8, &r.lrelu8, &r.conv16, &r.lrelu16, &r.conv2, &r.add, &r.lrelu2}) {
-        run(*op, s.threads());
+        run(*op, s.threads(n));
       }
     }
-    run(s.out_conv_op, s.threads());
-    run(s.sigmoid, s.threads());
+    run(s.out_conv_op, s.threads(n));
+    run(s.sigmoid, s.threads(n));
     nhwc_to_nchw(s.o2.data(), n, u_hat.colptr(first));
   }
 }

@@ -35,9 +35,9 @@ enum class DenseKind {
 
 class CsiNetEngine {
  public:
-  /// Builds the graph from the model's arrays. `threads`: worker threads for batched runs (0 =
-  /// all cores, 1 = the calling thread only). Throws std::invalid_argument when the model is not
-  /// a CsiNet, std::runtime_error when XNNPACK refuses an operator (the message names it).
+  /// Builds the graph from the model's arrays. `threads`: worker threads for batches of 8 or more
+  /// (0 = all cores, 1 = the calling thread only). Throws std::invalid_argument when the model is
+  /// not a CsiNet, std::runtime_error when XNNPACK refuses an operator (the message names it).
   CsiNetEngine(const CsiAutoencoder& model, DenseKind dense, unsigned threads);
   CsiNetEngine(const CsiNetEngine&) = delete;
   CsiNetEngine& operator=(const CsiNetEngine&) = delete;

@@ -74,7 +74,8 @@ class CsiInference {
   virtual std::string description() const = 0;
 };
 
-/// The model on `backend`. `threads`: worker threads for batched calls (0 = all cores); for
+/// The model on `backend`. `threads`: worker threads for batched calls (0 = all cores; batches of
+/// fewer than 8 samples run on the calling thread in the non-Torch backends); for
 /// Torch it sets LibTorch's process-wide intra-op thread count (set_torch_threads). Torch keeps
 /// its own copy of the model (built through state() / load_state(), which re-seeds LibTorch's
 /// global generator). Auto takes about a second (a few hundred batch-1 passes and a parity check
