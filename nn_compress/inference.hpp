@@ -76,8 +76,8 @@ class CsiInference {
 
 /// The model on `backend`. `threads`: worker threads for batched calls (0 = all cores; batches of
 /// fewer than 8 samples run on the calling thread in the non-Torch backends); for
-/// Torch it sets LibTorch's process-wide intra-op thread count (set_torch_threads). Torch keeps
-/// its own copy of the model (built through state() / load_state(), which re-seeds LibTorch's
+/// Torch and Auto it sets LibTorch's process-wide intra-op thread count (set_torch_threads). Torch
+/// keeps its own copy of the model (built through state() / load_state(), which re-seeds LibTorch's
 /// global generator). Auto takes about a second (a few hundred batch-1 passes and a parity check
 /// on 32 generated indoor samples). Throws std::invalid_argument for a non-Torch backend on an
 /// architecture other than CsiNet, std::runtime_error when XNNPACK refuses an operator.

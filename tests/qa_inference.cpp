@@ -361,7 +361,7 @@ BOOST_AUTO_TEST_CASE(bench_reports_every_backend) {
   InferenceBenchOptions options;
   options.prune_sparsity = 0.5;
   options.seconds = 0.0;  // the minimum number of passes
-  options.threads = 2;
+  options.threads = 1;
   options.test_samples = 16;
   options.batch = 8;
   const nlohmann::json j =
