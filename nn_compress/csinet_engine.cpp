@@ -168,15 +168,15 @@ class XnnSparseDense final : public DenseLayer {
 
 /// Calls fn(r0, r1) over [0, rows) in tiles, on the pool's threads (or this thread).
 template <class Fn>
-void parallel_rows(pthreadpool_t pool, std::size_t rows, Fn&& fn) {
+void parallel_rows(pthreadpool_t pool, std::size_t rows, Fn&& fn, std::size_t tile = 64) {
   if (pool == nullptr || pthreadpool_get_threads_count(pool) <= 1) {
     fn(std::size_t{0}, rows);
     return;
   }
-  const auto call = [](void* ctx, std::size_t start, std::size_t tile) {
-    (*static_cast<Fn*>(ctx))(start, start + tile);
+  const auto call = [](void* ctx, std::size_t start, std::size_t count) {
+    (*static_cast<Fn*>(ctx))(start, start + count);
   };
-  pthreadpool_parallelize_1d_tile_1d(pool, call, &fn, rows, 64, 0);
+  pthreadpool_parallelize_1d_tile_1d(pool, call, &fn, rows, tile, 0);
 }
 
 template <class T>
@@ -276,9 +276,49 @@ void run(const Op& op, pthreadpool_t p) {
   check(xnn_run_operator(op.get(), p), "run");
 }
 
+/// A 3x3 convolution to 2 channels: XNNPACK's operator, or our direct kernel
+/// (sparse::conv3x3_to2), which does 1/8 of XNNPACK's work for 2 output channels.
+class ConvTo2 {
+ public:
+  ConvTo2() = default;
+  ConvTo2(const Conv& c, bool own) {
+    if (own) {
+      k_ = sparse::make_conv3x3_to2(c.w, c.b, c.in);
+    } else {
+      op_ = make_conv(c);
+    }
+  }
+  void setup(std::size_t n, const float* in, float* out, pthreadpool_t p) {
+    if (op_) setup_conv(op_, n, in, out, p);
+    n_ = n;
+    in_ = in;
+    out_ = out;
+  }
+  void run(pthreadpool_t p) const {
+    if (op_) {
+      linksim::detail::run(op_, p);
+      return;
+    }
+    parallel_rows(
+        p, n_,
+        [&](std::size_t i0, std::size_t i1) {
+          sparse::conv3x3_to2(k_, in_, kSide, kSide, out_, i0, i1);
+        },
+        4);
+  }
+
+ private:
+  Op op_;
+  sparse::Conv3x3To2 k_;
+  std::size_t n_ = 0;
+  const float* in_ = nullptr;
+  float* out_ = nullptr;
+};
+
 /// The operators of one RefineNet unit (XNNPACK packs the weights at creation).
 struct Refine {
-  Op conv8, conv16, conv2, lrelu8, lrelu16, add, lrelu2;
+  Op conv8, conv16, lrelu8, lrelu16, add, lrelu2;
+  ConvTo2 conv2;
 };
 
 /// NCHW [2, 1024] per sample <-> NHWC [1024, 2].
@@ -309,12 +349,14 @@ struct CsiNetEngine::Impl {
   std::size_t m = 0;
   Pool pool;
   // Encoder.
-  Op enc_conv_op, enc_lrelu;
+  ConvTo2 enc_conv;
+  Op enc_lrelu;
   std::unique_ptr<DenseLayer> enc_fc;
   // Decoder.
   std::unique_ptr<DenseLayer> dec_fc;
   Refine refine[2];
-  Op out_conv_op, sigmoid;
+  ConvTo2 out_conv;
+  Op sigmoid;
   // Buffers (NHWC activations of one chunk) and the chunk size the operators are set up for.
   std::vector<float> e_in, e_conv, e_act;
   std::vector<float> d[3], a8, b8, a16, b16, c2, s2, o, o2;
@@ -333,7 +375,7 @@ void CsiNetEngine::Impl::setup_encoder(std::size_t n) {
   e_in.resize(v);
   e_conv.resize(v);
   e_act.resize(v);
-  setup_conv(enc_conv_op, n, e_in.data(), e_conv.data(), threads(n));
+  enc_conv.setup(n, e_in.data(), e_conv.data(), threads(n));
   setup_lrelu(enc_lrelu, n, e_conv.data(), e_act.data(), threads(n));
   enc_batch = n;
 }
@@ -356,14 +398,14 @@ void CsiNetEngine::Impl::setup_decoder(std::size_t n) {
     setup_conv(r.conv16, n, b8.data(), a16.data(), p);
     check(xnn_setup_leaky_relu_nc_f32(r.lrelu16.get(), n * kPixels, a16.data(), b16.data(), p),
           "leaky_relu setup");
-    setup_conv(r.conv2, n, b16.data(), c2.data(), p);
+    r.conv2.setup(n, b16.data(), c2.data(), p);
     const std::size_t shape[1] = {v2};
     check(
         xnn_setup_add_nd_f32(r.add.get(), 1, shape, 1, shape, c2.data(), d[k].data(), s2.data(), p),
         "add_nd setup");
     setup_lrelu(r.lrelu2, n, s2.data(), d[k + 1].data(), p);
   }
-  setup_conv(out_conv_op, n, d[2].data(), o.data(), threads(n));
+  out_conv.setup(n, d[2].data(), o.data(), threads(n));
   check(xnn_setup_sigmoid_nc_f32(sigmoid.get(), n * kPixels, o.data(), o2.data(), threads(n)),
         "sigmoid setup");
   dec_batch = n;
@@ -387,7 +429,9 @@ CsiNetEngine::CsiNetEngine(const CsiAutoencoder& model, DenseKind dense, unsigne
   const Arrays a(model);
   const std::size_t m = s.m, v = kCsiValues;
 
-  s.enc_conv_op = make_conv(folded_conv(a, "encoder_conv.conv", "encoder_conv.bn", 2, 2, eps));
+  // Our 2-output convolution kernel in every backend but the all-XNNPACK one.
+  const bool own = dense != DenseKind::Xnnpack;
+  s.enc_conv = ConvTo2(folded_conv(a, "encoder_conv.conv", "encoder_conv.bn", 2, 2, eps), own);
   s.enc_lrelu = make_lrelu(2);
   // Dense layers, permuted to NHWC: PyTorch's flatten index c * 1024 + p is our p * 2 + c.
   const auto nhwc_index = [](std::size_t i) { return (i % kPixels) * 2 + i / kPixels; };
@@ -418,7 +462,7 @@ CsiNetEngine::CsiNetEngine(const CsiAutoencoder& model, DenseKind dense, unsigne
     Refine& r = s.refine[k];
     r.conv8 = make_conv(folded_conv(a, p + "conv8.conv", p + "conv8.bn", 2, 8, eps));
     r.conv16 = make_conv(folded_conv(a, p + "conv16.conv", p + "conv16.bn", 8, 16, eps));
-    r.conv2 = make_conv(folded_conv(a, p + "conv2.conv", p + "conv2.bn", 16, 2, eps));
+    r.conv2 = ConvTo2(folded_conv(a, p + "conv2.conv", p + "conv2.bn", 16, 2, eps), own);
     r.lrelu8 = make_lrelu(8);
     r.lrelu16 = make_lrelu(16);
     r.lrelu2 = make_lrelu(2);
@@ -426,7 +470,7 @@ CsiNetEngine::CsiNetEngine(const CsiAutoencoder& model, DenseKind dense, unsigne
     check(xnn_create_add_nd_f32(-kInf, kInf, 0, &add), "add_nd_f32");
     r.add.reset(add);
   }
-  s.out_conv_op = make_conv(folded_conv(a, "decoder_conv", "", 2, 2, eps));
+  s.out_conv = ConvTo2(folded_conv(a, "decoder_conv", "", 2, 2, eps), own);
   xnn_operator_t sig = nullptr;
   check(xnn_create_sigmoid_nc_f32(2, 2, 2, 0, &sig), "sigmoid_nc_f32");
   s.sigmoid.reset(sig);
@@ -446,7 +490,7 @@ void CsiNetEngine::encode(const arma::fmat& u, arma::fmat& code) {
     const std::size_t n = std::min<std::size_t>(kChunk, u.n_cols - first);
     s.setup_encoder(n);
     nchw_to_nhwc(u.colptr(first), n, s.e_in.data());
-    run(s.enc_conv_op, s.threads(n));
+    s.enc_conv.run(s.threads(n));
     run(s.enc_lrelu, s.threads(n));
     s.enc_fc->run(s.e_act.data(), code.colptr(first), n, s.threads(n));
   }
@@ -463,12 +507,11 @@ void CsiNetEngine::decode(const arma::fmat& code, arma::fmat& u_hat) {
     s.setup_decoder(n);
     s.dec_fc->run(code.colptr(first), s.d[0].data(), n, s.threads(n));
     for (const Refine& r : s.refine) {
-      for (const Op* op :
-           {&r.conv8, &r.lrelu8, &r.conv16, &r.lrelu16, &r.conv2, &r.add, &r.lrelu2}) {
-        run(*op, s.threads(n));
-      }
+      for (const Op* op : {&r.conv8, &r.lrelu8, &r.conv16, &r.lrelu16}) run(*op, s.threads(n));
+      r.conv2.run(s.threads(n));
+      for (const Op* op : {&r.add, &r.lrelu2}) run(*op, s.threads(n));
     }
-    run(s.out_conv_op, s.threads(n));
+    s.out_conv.run(s.threads(n));
     run(s.sigmoid, s.threads(n));
     nhwc_to_nchw(s.o2.data(), n, u_hat.colptr(first));
   }

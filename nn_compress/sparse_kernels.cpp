@@ -21,6 +21,8 @@ void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bi
           std::size_t r0, std::size_t r1);
 void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
                std::size_t r0, std::size_t r1);
+void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_t w, float* out,
+                 std::size_t i0, std::size_t i1);
 }  // namespace avx2
 
 namespace {
@@ -126,6 +128,20 @@ void quantise_activations(const float* x, std::size_t batch, std::size_t cols, Q
   }
 }
 
+Conv3x3To2 make_conv3x3_to2(std::span<const float> w, std::span<const float> bias,
+                            std::size_t cin) {
+  if (w.size() != 18 * cin || bias.size() != 2) {
+    throw std::invalid_argument("make_conv3x3_to2: expected 2 x 3 x 3 x " + std::to_string(cin) +
+                                " weights and 2 biases");
+  }
+  Conv3x3To2 k;
+  k.cin = cin;
+  k.w.assign(w.begin(), w.end());
+  k.bias[0] = bias[0];
+  k.bias[1] = bias[1];
+  return k;
+}
+
 namespace portable {
 void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
           std::size_t r1) {
@@ -154,6 +170,17 @@ void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, flo
     }
   }
 }
+void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_t w, float* out,
+                 std::size_t i0, std::size_t i1) {
+  for (std::size_t i = i0; i < i1; ++i) {
+    const float* img = in + i * h * w * k.cin;
+    for (std::size_t r = 0; r < h; ++r) {
+      for (std::size_t c = 0; c < w; ++c) {
+        conv3x3_to2_pixel(k, img, h, w, r, c, out + ((i * h + r) * w + c) * 2);
+      }
+    }
+  }
+}
 }  // namespace portable
 
 void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
@@ -173,6 +200,11 @@ void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bi
           std::size_t r0, std::size_t r1) {
   has_avx2() ? avx2::spmm(a, xt, batch, bias, yt, r0, r1)
              : portable::spmm(a, xt, batch, bias, yt, r0, r1);
+}
+void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_t w, float* out,
+                 std::size_t i0, std::size_t i1) {
+  has_avx2() ? avx2::conv3x3_to2(k, in, h, w, out, i0, i1)
+             : portable::conv3x3_to2(k, in, h, w, out, i0, i1);
 }
 void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
                std::size_t r0, std::size_t r1) {

@@ -111,6 +111,22 @@ void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bi
 void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
                std::size_t r0, std::size_t r1);
 
+/// A 3x3 'same' (zero-padded) convolution with 2 output channels on NHWC images, for the
+/// layers where XNNPACK's GEMM tiles (16 output channels wide) waste 7/8 of the work: CsiNet's
+/// 2->2 and 16->2 convolutions (measured on one 32 x 32 image: XNNPACK 40 us for 16->2, 8 us for
+/// 2->2). Weights [2, 3, 3, cin] (OHWI), bias [2]. fp32, products summed in the kernel's own
+/// order (AVX2 and portable differ by float rounding).
+struct Conv3x3To2 {
+  std::size_t cin = 0;
+  std::vector<float> w;  ///< [2, 3, 3 cin]: per output channel and kernel row, 3 cin weights
+  float bias[2] = {0.0F, 0.0F};
+};
+/// Throws std::invalid_argument when w.size() != 18 cin or bias.size() != 2.
+Conv3x3To2 make_conv3x3_to2(std::span<const float> w, std::span<const float> bias, std::size_t cin);
+/// in [batch, h, w, cin] -> out [batch, h, w, 2], images [i0, i1) of the batch.
+void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_t w, float* out,
+                 std::size_t i0, std::size_t i1);
+
 /// The portable kernels, whatever the CPU (tests compare them with the dispatched ones).
 namespace portable {
 void spmv(const SparseF32& a, const float* x, const float* bias, float* y, std::size_t r0,
@@ -123,6 +139,8 @@ void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bi
           std::size_t r0, std::size_t r1);
 void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
                std::size_t r0, std::size_t r1);
+void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_t w, float* out,
+                 std::size_t i0, std::size_t i1);
 }  // namespace portable
 
 }  // namespace linksim::sparse

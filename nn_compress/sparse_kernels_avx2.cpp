@@ -287,4 +287,44 @@ void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, flo
   }
 }
 
+void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_t w, float* out,
+                 std::size_t i0, std::size_t i1) {
+  // Interior pixels: each kernel row reads 3 cin contiguous inputs (NHWC), in full vectors and
+  // one masked remainder; the border pixels take the portable loop.
+  const std::size_t seg = 3 * k.cin, full = seg / 8, rest = seg % 8;
+  alignas(32) std::int32_t lanes[8] = {};
+  for (std::size_t l = 0; l < rest; ++l) lanes[l] = -1;
+  const __m256i tail = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+  for (std::size_t i = i0; i < i1; ++i) {
+    const float* img = in + i * h * w * k.cin;
+    float* o = out + i * h * w * 2;
+    for (std::size_t r = 0; r < h; ++r) {
+      for (std::size_t c = 0; c < w; ++c) {
+        if (r == 0 || c == 0 || r + 1 == h || c + 1 == w) {
+          conv3x3_to2_pixel(k, img, h, w, r, c, o + (r * w + c) * 2);
+          continue;
+        }
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+        for (std::size_t kh = 0; kh < 3; ++kh) {
+          const float* x = img + ((r + kh - 1) * w + (c - 1)) * k.cin;
+          const float* w0 = k.w.data() + kh * seg;
+          const float* w1 = k.w.data() + (3 + kh) * seg;
+          for (std::size_t v = 0; v < full; ++v) {
+            const __m256 xv = _mm256_loadu_ps(x + 8 * v);
+            acc0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w0 + 8 * v), acc0);
+            acc1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w1 + 8 * v), acc1);
+          }
+          if (rest != 0) {
+            const __m256 xv = _mm256_maskload_ps(x + 8 * full, tail);
+            acc0 = _mm256_fmadd_ps(xv, _mm256_maskload_ps(w0 + 8 * full, tail), acc0);
+            acc1 = _mm256_fmadd_ps(xv, _mm256_maskload_ps(w1 + 8 * full, tail), acc1);
+          }
+        }
+        o[(r * w + c) * 2] = k.bias[0] + hsum(acc0);
+        o[(r * w + c) * 2 + 1] = k.bias[1] + hsum(acc1);
+      }
+    }
+  }
+}
+
 }  // namespace linksim::sparse::avx2

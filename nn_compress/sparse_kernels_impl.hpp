@@ -100,5 +100,24 @@ inline float sparse_int8_finish(const SparseI8& a, const QuantisedActs& x, std::
   return bias != nullptr ? v + bias[r] : v;
 }
 
+/// One output pixel (r, c) of a 3x3 'same' convolution to 2 channels, with bounds checks.
+inline void conv3x3_to2_pixel(const Conv3x3To2& k, const float* img, std::size_t h, std::size_t w,
+                              std::size_t r, std::size_t c, float* out) {
+  float acc[2] = {k.bias[0], k.bias[1]};
+  for (std::size_t kh = 0; kh < 3; ++kh) {
+    if (r + kh < 1 || r + kh > h) continue;
+    for (std::size_t kw = 0; kw < 3; ++kw) {
+      if (c + kw < 1 || c + kw > w) continue;
+      const float* x = img + ((r + kh - 1) * w + (c + kw - 1)) * k.cin;
+      for (std::size_t o = 0; o < 2; ++o) {
+        const float* wk = k.w.data() + (o * 3 + kh) * 3 * k.cin + kw * k.cin;
+        for (std::size_t i = 0; i < k.cin; ++i) acc[o] += wk[i] * x[i];
+      }
+    }
+  }
+  out[0] = acc[0];
+  out[1] = acc[1];
+}
+
 }  // namespace
 }  // namespace linksim::sparse

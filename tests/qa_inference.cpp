@@ -259,6 +259,59 @@ BOOST_AUTO_TEST_CASE(int8_gemm_is_bit_identical_across_kernels_and_exact) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(conv3x3_to2_matches_a_direct_sum) {
+  std::mt19937 rng(4);
+  for (const std::size_t cin : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{16}}) {
+    for (const auto& [h, w] :
+         {std::pair<std::size_t, std::size_t>{1, 1}, {2, 3}, {5, 7}, {32, 32}}) {
+      BOOST_TEST_CONTEXT("cin " << cin << ", " << h << " x " << w) {
+        const std::size_t batch = 3;
+        const std::vector<float> wt = random_vector(18 * cin, rng), bias = random_vector(2, rng);
+        const std::vector<float> x = random_vector(batch * h * w * cin, rng);
+        const sparse::Conv3x3To2 k = sparse::make_conv3x3_to2(wt, bias, cin);
+        both_kernels([&] {
+          std::vector<float> y(batch * h * w * 2);
+          sparse::conv3x3_to2(k, x.data(), h, w, y.data(), 0, 1);
+          sparse::conv3x3_to2(k, x.data(), h, w, y.data(), 1, batch);
+          for (std::size_t i = 0; i < batch; ++i) {
+            for (std::size_t r = 0; r < h; ++r) {
+              for (std::size_t c = 0; c < w; ++c) {
+                for (std::size_t o = 0; o < 2; ++o) {
+                  double ref = bias[o], scale = std::abs(bias[o]);
+                  for (std::size_t kh = 0; kh < 3; ++kh) {
+                    for (std::size_t kw = 0; kw < 3; ++kw) {
+                      const auto rr = static_cast<std::ptrdiff_t>(r + kh) - 1;
+                      const auto cc = static_cast<std::ptrdiff_t>(c + kw) - 1;
+                      if (rr < 0 || cc < 0 || rr >= static_cast<std::ptrdiff_t>(h) ||
+                          cc >= static_cast<std::ptrdiff_t>(w)) {
+                        continue;
+                      }
+                      for (std::size_t ci = 0; ci < cin; ++ci) {
+                        const double p =
+                            static_cast<double>(wt[((o * 3 + kh) * 3 + kw) * cin + ci]) *
+                            x[((i * h + static_cast<std::size_t>(rr)) * w +
+                               static_cast<std::size_t>(cc)) *
+                                  cin +
+                              ci];
+                        ref += p;
+                        scale += std::abs(p);
+                      }
+                    }
+                  }
+                  const float got = y[((i * h + r) * w + c) * 2 + o];
+                  BOOST_TEST(std::abs(got - ref) <= 1e-5 * scale);
+                }
+              }
+            }
+          }
+        });
+      }
+    }
+  }
+  BOOST_CHECK_THROW(sparse::make_conv3x3_to2(std::vector<float>(17), std::vector<float>(2), 1),
+                    std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(csinet_cr4_backends_match_torch) {
   check_parity(model("csinet_indoor_cr4.lsnn"));
 }
@@ -278,18 +331,10 @@ BOOST_AUTO_TEST_CASE(portable_kernels_give_the_same_network_outputs) {
       force_portable_kernels(true);
       const arma::mat slow = inf->reconstruct(x);
       force_portable_kernels(false);
-      if (b == InferenceBackend::Int8) {
-        BOOST_TEST(arma::approx_equal(fast, slow, "absdiff", 0.0));  // bit-identical
-      } else {
-        BOOST_TEST(arma::abs(fast - slow).max() <= 1e-5 * arma::abs(slow).max());
-      }
-      if (b == InferenceBackend::SparseInt8) {  // batch 1: the int8 SpMV, bit-identical
-        const arma::mat one = inf->reconstruct(x.col(0));
-        force_portable_kernels(true);
-        const arma::mat one_slow = inf->reconstruct(x.col(0));
-        force_portable_kernels(false);
-        BOOST_TEST(arma::approx_equal(one, one_slow, "absdiff", 0.0));
-      }
+      // The int8 kernels are bit-identical (tested above); the convolutions and the fp32
+      // kernels round differently, which int8 activations may carry over a quantisation step.
+      const double tol = is_int8_backend(b) ? 1e-3 : 1e-5;
+      BOOST_TEST(arma::abs(fast - slow).max() <= tol * arma::abs(slow).max());
     }
   }
 }
