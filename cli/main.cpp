@@ -39,6 +39,8 @@ const char* kUsage =
     "  dataset          generate a massive MIMO CSI dataset (COST 2100-style) as HDF5\n"
     "  channel-stats FILE  statistics of a CSI dataset (ours or a CsiNet .mat) as JSON\n"
     "  train FILE       train a CSI feedback autoencoder (CsiNet family) from a training scenario\n"
+    "  compress FILE    prune / cluster / quantise / fine-tune a trained model into a compact "
+    "model file\n"
     "  model-info FILE  what a model file is and how it was trained, as JSON\n\n"
     "`linksim <command> --help` explains each command. Scenario keys: scenarios/README.md.\n"
     "Exit codes: 0 success, 1 run failure, 2 bad input.\n";
@@ -268,6 +270,7 @@ int main(int argc, char** argv) {
     if (command == "dataset") return cmd_dataset(args);
     if (command == "channel-stats") return cmd_channel_stats(args);
     if (command == "train") return cmd_train(args);
+    if (command == "compress") return cmd_compress(args);
     if (command == "model-info") return cmd_model_info(args);
     std::cerr << "linksim: unknown command '" << command
               << "'; valid: run, validate, list, bench, dataset, channel-stats, train, "

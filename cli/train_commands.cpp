@@ -3,15 +3,18 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 
 #include "blocks/cs.hpp"
 #include "channels/cost2100.hpp"
 #include "channels/csi_dataset.hpp"
 #include "cli/args.hpp"
 #include "nn_compress/backends.hpp"
+#include "nn_compress/compress_pipeline.hpp"
 #include "nn_compress/csi_training.hpp"
 #include "sim/montecarlo.hpp"
 
@@ -440,12 +443,262 @@ int cmd_model_info(const std::vector<std::string>& args) {
     json j = json::parse(model.metadata_json());
     j["file"] = file;
     j["file_bytes"] = std::filesystem::file_size(file);
+    if (!model.compression_record().empty()) {  // a compact model: storage per layer
+      const CompactModelReport r = compact_model_report(file);
+      json layers = json::array();
+      for (const LayerStorage& l : r.layers) {
+        layers.push_back({{"name", l.name},
+                          {"encoding", l.encoding_text},
+                          {"values", l.values},
+                          {"nonzeros", l.nonzeros},
+                          {"bytes", l.bytes}});
+      }
+      j["storage"] = {{"header_bytes", r.header_bytes},
+                      {"metadata_bytes", r.metadata_bytes},
+                      {"layers", layers}};
+    }
     std::cout << j.dump(2) << "\n";
     return 0;
   } catch (const ModelFileError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kBadInput;
   }
+}
+
+namespace {
+
+/// The keys of a compression scenario: [compress], [prune], [cluster], [quantize], and the
+/// training keys ([data], [train], [run]) that drive a finetune step. The architecture and CR
+/// come from the input model.
+std::vector<ParamSpec> compress_schema() {
+  std::vector<ParamSpec> s;
+  for (ParamSpec& p : train_schema()) {
+    if (p.key.rfind("model.", 0) == 0) continue;
+    if (p.key == "run.model") {
+      p.doc =
+          "output: the compact model file (.lsnnc); a finetune step keeps its checkpoint, "
+          "log and best network next to it (.finetune.*)";
+    }
+    s.push_back(std::move(p));
+  }
+  ParamSpec input = spec("compress.model", ParamKind::Text, "", "the model to compress (.lsnn)");
+  input.required = true;
+  s.push_back(input);
+  ParamSpec steps = spec("compress.steps", ParamKind::Text, "",
+                         "comma list, in order: prune, cluster, kmeans, finetune, int8, fp16, "
+                         "uniform (e.g. prune, finetune, int8)");
+  steps.required = true;
+  s.push_back(steps);
+  s.push_back(choice("compress.layers", {"dense", "all_except_first_and_last", "all"}, "dense",
+                     "which weights the steps compress (dense: the fully connected layers)"));
+  s.push_back(choice("compress.entropy", {"off", "on"}, "off",
+                     "Huffman-code the stored sections where that is smaller"));
+  s.push_back(choice("prune.method", {"magnitude", "threshold", "rows", "blocks4x1", "2:4"},
+                     "magnitude", "pruning criterion"));
+  s.push_back(spec("prune.sparsity", ParamKind::Real, "0.5",
+                   "fraction of each layer's weights pruned (magnitude, rows, blocks4x1)", 0,
+                   0.999));
+  s.push_back(spec("prune.threshold", ParamKind::Real, "0.05",
+                   "threshold pruning: |w| below it is pruned", 0, 1e6));
+  s.push_back(choice("prune.scope", {"per_layer", "global"}, "per_layer",
+                     "magnitude pruning: each layer to the sparsity, or one global ranking"));
+  s.push_back(spec("cluster.clusters", ParamKind::Int, "32", "shared weights per layer", 1, 65536));
+  s.push_back(choice("cluster.init", {"kmeans++", "linear", "density"}, "kmeans++",
+                     "centroid initialisation of the cluster step"));
+  s.push_back(spec("cluster.seed", ParamKind::Int, "1", "k-means++ seed"));
+  s.push_back(
+      spec("quantize.bits", ParamKind::Int, "8", "bits of the kmeans and uniform steps", 2, 16));
+  for (ParamSpec& p : s) {
+    if (p.key == "train.epochs") p.default_value = "10";
+    if (p.key == "train.lr") p.default_value = "0.0001";
+  }
+  return s;
+}
+
+CompressPlan read_plan(const PointConfig& pc, const std::string& file) {
+  CompressPlan plan;
+  std::stringstream list(pc.text("compress.steps"));
+  std::string item;
+  std::string valid;
+  for (const CompressStep s :
+       {CompressStep::Prune, CompressStep::Cluster, CompressStep::KMeans, CompressStep::Finetune,
+        CompressStep::Int8, CompressStep::Fp16, CompressStep::Uniform}) {
+    valid += (valid.empty() ? "" : ", ") + std::string(compress_step_name(s));
+  }
+  while (std::getline(list, item, ',')) {
+    const auto first = item.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    const std::string name = item.substr(first, item.find_last_not_of(" \t") - first + 1);
+    const auto step = compress_step_named(name);
+    if (!step) {
+      throw ConfigError(file + ": key 'compress.steps': '" + name +
+                        "' is not a step; valid: " + valid);
+    }
+    plan.steps.push_back(*step);
+  }
+  if (plan.steps.empty()) throw ConfigError(file + ": key 'compress.steps': no steps");
+  plan.layers = *compress_layers_named(pc.text("compress.layers"));
+  plan.entropy = pc.text("compress.entropy") == "on";
+  plan.prune_method = *prune_method_named(pc.text("prune.method"));
+  plan.sparsity = pc.real("prune.sparsity");
+  plan.threshold = static_cast<float>(pc.real("prune.threshold"));
+  plan.prune_global = pc.text("prune.scope") == "global";
+  plan.clustering.clusters = pc.count("cluster.clusters");
+  const std::string init = pc.text("cluster.init");
+  plan.clustering.init = init == "linear"    ? ClusterInit::Linear
+                         : init == "density" ? ClusterInit::Density
+                                             : ClusterInit::KMeansPlusPlus;
+  plan.clustering.seed = pc.count("cluster.seed");
+  plan.bits = static_cast<unsigned>(pc.count("quantize.bits"));
+  return plan;
+}
+
+/// `a/b.lsnnc` -> `a/b.finetune.lsnn` (the fine-tuning's model file; its .ckpt etc. follow).
+std::filesystem::path finetune_model_path(const std::filesystem::path& out) {
+  std::filesystem::path p = out;
+  p.replace_extension(".finetune.lsnn");
+  return p;
+}
+
+}  // namespace
+
+int cmd_compress(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "usage: linksim compress FILE.ini [options]\n\n"
+      "Compresses a CSI autoencoder (a model from `linksim train`) by the steps of a compression\n"
+      "scenario, in order: prune (magnitude / threshold / rows / 4x1 blocks / 2:4), cluster\n"
+      "(k-means weight sharing), kmeans (2^bits centroids), finetune (training with the masks\n"
+      "and shared weights kept), int8 (dynamic-range, per-row scales), fp16, uniform (k-bit).\n"
+      "Writes the compact model (run.model, .lsnnc) whose size on disk is the model size;\n"
+      "`linksim model-info` shows its storage per layer and how it was made. A finetune step is\n"
+      "resumable like `linksim train` (its checkpoint sits next to the output as\n"
+      ".finetune.ckpt). Keys: scenarios/README.md, or scenarios/compress/*.ini.\n\noptions");
+  std::vector<std::string> sets;
+  opts.add_options()("help,h", "show this help")(
+      "set", po::value<std::vector<std::string>>(&sets)->composing(),
+      "override a key: --set prune.sparsity=0.7 (repeatable)")(
+      "out,o", po::value<std::string>(), "compact model file (overrides run.model)")(
+      "threads,t", po::value<long long>(), "LibTorch threads (overrides run.threads; 0 = all)")(
+      "force", "start a fine-tuning over instead of resuming or reusing it")(
+      "no-plot", "do not call gnuplot")("quiet,q", "no live in-epoch progress line");
+  const cli::Parsed p = cli::parse(args, opts, "FILE");
+  if (p.help) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  const std::string file = cli::required_positional(p, "FILE", "compress");
+  std::vector<std::string> all_sets = sets;
+  if (p.vm.count("out")) all_sets.push_back("run.model=" + p.vm["out"].as<std::string>());
+  if (p.vm.count("threads")) {
+    all_sets.push_back("run.threads=" + std::to_string(p.vm["threads"].as<long long>()));
+  }
+  RawConfig raw = read_config_file(file);
+  for (const auto& s : all_sets) apply_override(raw, s);
+  const Scenario sc = validate(raw, compress_schema());
+  std::map<std::string, std::string> values;
+  json config = json::object();
+  std::string fingerprint;
+  for (const auto& [k, v] : sc.values) {
+    values[k] = v.front();
+    config[k] = v.front();
+    if (!outside_fingerprint(k)) fingerprint += k + "=" + v.front() + "\n";
+  }
+  const PointConfig pc(values);
+  const CompressPlan plan = read_plan(pc, file);
+  const std::filesystem::path out = pc.text("run.model");
+  if (out.empty()) throw ConfigError(file + ": run.model is empty");
+  const std::string input_path = pc.text("compress.model");
+  std::optional<CsiAutoencoder> input;
+  try {
+    input.emplace(CsiAutoencoder::load(input_path));
+  } catch (const ModelFileError& e) {
+    throw ConfigError(file + ": key 'compress.model': " + e.what());
+  }
+  unsigned threads = static_cast<unsigned>(pc.count("run.threads"));
+  if (threads == 0) threads = hardware_threads();
+  tune_allocator();
+  set_torch_threads(threads);
+  std::error_code ec;
+  if (!out.parent_path().empty()) std::filesystem::create_directories(out.parent_path(), ec);
+
+  std::string command = "linksim compress " + file;
+  for (const auto& s : sets) command += " --set " + s;
+  const FineTuneFn finetune = [&](CsiAutoencoder& model,
+                                  const std::vector<WeightConstraint>& constraints) {
+    TrainJob job;
+    job.arch = model.arch();
+    job.cr = model.cr();
+    job.hyper.lr = pc.real("train.lr");
+    job.hyper.schedule = *lr_schedule_named(pc.text("train.schedule"));
+    job.hyper.warmup_epochs = pc.real("train.warmup_epochs");
+    job.hyper.step_epochs = pc.count("train.step_epochs");
+    job.hyper.step_gamma = pc.real("train.step_gamma");
+    job.hyper.lr_min = pc.real("train.lr_min");
+    job.hyper.batch = pc.count("train.batch");
+    job.hyper.epochs = pc.count("train.epochs");
+    job.patience = pc.count("train.patience");
+    job.seed = pc.count("run.seed");
+    job.threads = threads;
+    job.model_file = finetune_model_path(out);
+    // The constraints follow from the configuration and the input model's file (its checksum
+    // is in the model file's header), so the fingerprint covers both.
+    job.fingerprint = fingerprint +
+                      "input_bytes=" + std::to_string(std::filesystem::file_size(input_path)) +
+                      "\n";
+    job.init_state = model.state();
+    job.constraints = constraints;
+    job.force = p.vm.count("force") != 0;
+    job.plot = p.vm.count("no-plot") == 0;
+    job.live_progress = p.vm.count("quiet") == 0 && ::isatty(STDERR_FILENO) != 0;
+    const Split split{pc.count("data.train"), pc.count("data.val"), pc.count("data.test")};
+    std::cerr << "fine-tuning " << arch_name(job.arch) << " at CR " << job.cr << " with "
+              << constraints.size() << " constrained weights, " << job.hyper.epochs << " epochs -> "
+              << job.model_file.string() << "\n";
+    RawSplits raw_data = load_data(pc, split, threads, std::cerr);
+    TrainData data;
+    arma::frowvec unused;
+    data.train = normalise_csi(raw_data.train, unused);
+    raw_data.train.reset();
+    data.val = normalise_csi(raw_data.val, data.val_scales);
+    data.test = normalise_csi(raw_data.test, data.test_scales);
+    job.recipe_json = json({{"config_file", file},
+                            {"config", config},
+                            {"data", raw_data.data_record},
+                            {"git_revision", git_revision()},
+                            {"command", command}})
+                          .dump();
+    run_training(job, data, std::cerr);
+    model = CsiAutoencoder::load(job.model_file);
+  };
+  const json recipe = {{"input_model", input_path},
+                       {"input_bytes", std::filesystem::file_size(input_path)},
+                       {"config_file", file},
+                       {"config", config},
+                       {"git_revision", git_revision()},
+                       {"command", command}};
+  try {
+    const CompressOutcome o = compress_csi_model(*input, plan, finetune, recipe.dump());
+    write_compact_model(out, o.compact);
+    const auto in_bytes = std::filesystem::file_size(input_path);
+    const auto out_bytes = std::filesystem::file_size(out);
+    for (const CompressedLayerInfo& l : o.layers) {
+      std::cerr << "  " << l.name << ": " << describe(l.encoding) << ", " << l.nonzeros << " of "
+                << l.values << " weights nonzero\n";
+    }
+    std::cerr << "wrote " << out.string() << ": " << out_bytes << " bytes (" << std::fixed
+              << std::setprecision(1)
+              << 100.0 * (1.0 - static_cast<double>(out_bytes) / static_cast<double>(in_bytes))
+              << "% smaller than " << input_path << ", " << in_bytes << " bytes), sparsity "
+              << std::setprecision(3) << o.sparsity << " of the compressed weights\n"
+              << std::defaultfloat;
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(file + ": " + e.what());
+  } catch (const ModelFileError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kBadInput;
+  }
+  std::cout << out.string() << "\n";
+  return 0;
 }
 
 }  // namespace linksim

@@ -1,4 +1,5 @@
-// `linksim train FILE.ini` (train a CsiNet-family CSI autoencoder from a training scenario) and
+// `linksim train FILE.ini` (train a CsiNet-family CSI autoencoder from a training scenario),
+// `linksim compress FILE.ini` (compress a trained model into a compact model file) and
 // `linksim model-info FILE` (what a model file is and how it was made, as JSON).
 #pragma once
 
@@ -20,6 +21,9 @@ int cmd_train(const std::vector<std::string>& args);
 bool is_training_scenario(const std::vector<std::string>& validate_args);
 /// `linksim validate FILE` for a training scenario: checks every key and prints "FILE: OK, ...".
 int cmd_validate_training(const std::vector<std::string>& args);
+/// `linksim compress FILE.ini` (nn_compress/compress_pipeline.hpp); returns the exit code.
+/// Throws boost::program_options::error, ConfigError or DatasetError for bad input.
+int cmd_compress(const std::vector<std::string>& args);
 /// `linksim model-info FILE`; prints one JSON object; 2 for a missing or unusable file.
 int cmd_model_info(const std::vector<std::string>& args);
 

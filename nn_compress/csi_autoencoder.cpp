@@ -4,15 +4,24 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
 
+#include "nn_compress/compact_model.hpp"
 #include "nn_compress/csi_network.hpp"
 
 namespace linksim {
 namespace {
+
+/// Whether `file` starts with the compact format's magic (compact_model.hpp).
+bool is_compact_model_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string magic(8, '\0');
+  return in.read(magic.data(), 8) && magic == "LSNNCMPT";
+}
 
 using nlohmann::json;
 
@@ -106,6 +115,7 @@ struct CsiAutoencoder::Impl {
   std::size_t m;
   std::unique_ptr<detail::CsiNetwork> net;
   json training = json::object();
+  json compression;  ///< null, or the compression record (see set_compression_record)
 };
 
 detail::CsiNetwork& network_of(CsiAutoencoder& model) {
@@ -224,7 +234,18 @@ std::string CsiAutoencoder::metadata_json() const {
       {"output", "x_hat = 2 s (u_hat - 0.5)"}};
   j["hyper_parameters"] = json::parse(impl_->net->hyper_parameters_json());
   j["training"] = impl_->training;
+  if (!impl_->compression.is_null()) j["compression"] = impl_->compression;
   return j.dump(2);
+}
+
+void CsiAutoencoder::set_compression_record(const std::string& json_object) {
+  json j = json::parse(json_object, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) throw std::invalid_argument("compression record: not a JSON object");
+  impl_->compression = std::move(j);
+}
+
+std::string CsiAutoencoder::compression_record() const {
+  return impl_->compression.is_null() ? std::string() : impl_->compression.dump(2);
 }
 
 void CsiAutoencoder::set_training_record(const std::string& json_object) {
@@ -294,6 +315,21 @@ void CsiAutoencoder::load_state(const std::vector<NamedArray>& arrays, const std
   }
 }
 
+CsiAutoencoder CsiAutoencoder::with_state(const CsiAutoencoder& like,
+                                          const std::vector<NamedArray>& arrays) {
+  auto impl = std::make_unique<Impl>();
+  impl->arch = like.impl_->arch;
+  impl->cr = like.impl_->cr;
+  impl->m = like.impl_->m;
+  impl->net = detail::make_csi_network(impl->arch, impl->cr);
+  impl->net->module().eval();
+  impl->training = like.impl_->training;
+  impl->compression = like.impl_->compression;
+  CsiAutoencoder model(std::move(impl));
+  model.load_state(arrays, "weights of a " + std::string(arch_name(model.arch())) + " model");
+  return model;
+}
+
 void CsiAutoencoder::save(const std::filesystem::path& file) const {
   ModelFileContents c;
   c.kind = ModelFileKind::Model;
@@ -303,7 +339,15 @@ void CsiAutoencoder::save(const std::filesystem::path& file) const {
 }
 
 CsiAutoencoder CsiAutoencoder::load(const std::filesystem::path& file) {
-  const ModelFileContents c = read_model_file(file, ModelFileKind::Model);
+  // A compact model (.lsnnc) decodes to the same metadata and float32 arrays.
+  ModelFileContents c;
+  if (is_compact_model_file(file)) {
+    CompactModel compact = read_compact_model(file);
+    c.metadata_json = std::move(compact.metadata_json);
+    for (CompactLayer& l : compact.layers) c.arrays.push_back(std::move(l.array));
+  } else {
+    c = read_model_file(file, ModelFileKind::Model);
+  }
   const std::string src = file.string();
   const json j = json::parse(c.metadata_json);
   const auto text = [&](const char* key) {
@@ -340,6 +384,9 @@ CsiAutoencoder CsiAutoencoder::load(const std::filesystem::path& file) {
   impl->net = detail::make_csi_network(*arch, cr);
   impl->net->module().eval();
   if (j.contains("training") && j.at("training").is_object()) impl->training = j.at("training");
+  if (j.contains("compression") && j.at("compression").is_object()) {
+    impl->compression = j.at("compression");
+  }
   CsiAutoencoder model(std::move(impl));
   model.load_state(c.arrays, src);
   return model;

@@ -101,10 +101,23 @@ class CsiAutoencoder {
   void set_training_record(const std::string& json_object);
   std::string training_record() const;
 
+  /// A JSON object describing how the weights were compressed (stored under "compression";
+  /// written by nn_compress/compress_pipeline.hpp). Throws std::invalid_argument if it is not a
+  /// JSON object. compression_record() is "" for an uncompressed model.
+  void set_compression_record(const std::string& json_object);
+  std::string compression_record() const;
+
   /// Writes the model file (nn_compress/model_file.hpp, kind model) atomically.
   void save(const std::filesystem::path& file) const;
-  /// Reads a model file; throws ModelFileError for anything unusable (the message says why).
+  /// Reads a model file (.lsnn, model_file.hpp) or a compact model (.lsnnc, compact_model.hpp;
+  /// recognised by its magic, the weights decoded to float32); throws ModelFileError for
+  /// anything unusable (the message says why).
   static CsiAutoencoder load(const std::filesystem::path& file);
+
+  /// A model of `like`'s architecture and CR, with its training and compression records,
+  /// holding `arrays` (as state() gives them). Throws ModelFileError on a name or shape mismatch.
+  static CsiAutoencoder with_state(const CsiAutoencoder& like,
+                                   const std::vector<NamedArray>& arrays);
 
   /// Every parameter and BatchNorm buffer as named arrays (checkpoints and tests).
   std::vector<NamedArray> state() const;

@@ -126,6 +126,30 @@ struct CsiTrainer::Impl {
   TrainHyper hyper;
   torch::optim::Adam adam;
   std::uint64_t steps = 0;
+  /// set_constraints, as tensors on the parameters they constrain.
+  struct Projection {
+    torch::Tensor param;
+    torch::Tensor keep;     ///< undefined, or float 0/1 of the parameter's shape
+    torch::Tensor cluster;  ///< undefined, or int64 indices [numel]
+    std::int64_t clusters = 0;
+  };
+  std::vector<Projection> projections;
+
+  void project() {
+    if (projections.empty()) return;
+    torch::NoGradGuard no_grad;
+    for (Projection& p : projections) {
+      if (p.cluster.defined()) {
+        const torch::Tensor flat = p.param.view(-1);
+        const torch::Tensor sums =
+            torch::zeros({p.clusters}, flat.options()).index_add_(0, p.cluster, flat);
+        const torch::Tensor counts =
+            torch::bincount(p.cluster, {}, p.clusters).to(flat.scalar_type()).clamp_min(1);
+        flat.copy_((sums / counts).index_select(0, p.cluster));
+      }
+      if (p.keep.defined()) p.param.mul_(p.keep);
+    }
+  }
 
   void set_lr(double lr) {
     for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
@@ -138,6 +162,46 @@ CsiTrainer::CsiTrainer(CsiArch arch, std::size_t cr, std::uint64_t seed, const T
 }
 
 CsiTrainer::~CsiTrainer() = default;
+
+void CsiTrainer::set_constraints(const std::vector<WeightConstraint>& constraints) {
+  std::map<std::string, torch::Tensor> params;
+  for (const auto& p : impl_->net.module().named_parameters()) params.emplace(p.key(), p.value());
+  std::vector<Impl::Projection> out;
+  for (const WeightConstraint& c : constraints) {
+    const auto it = params.find(c.name);
+    if (it == params.end()) {
+      throw std::invalid_argument("constraint on unknown parameter '" + c.name + "'");
+    }
+    Impl::Projection p;
+    p.param = it->second;
+    const auto n = static_cast<std::size_t>(p.param.numel());
+    if (!c.keep.empty()) {
+      if (c.keep.size() != n) {
+        throw std::invalid_argument("constraint on '" + c.name +
+                                    "': " + std::to_string(c.keep.size()) + " mask entries for " +
+                                    std::to_string(n) + " values");
+      }
+      std::vector<float> keep(c.keep.begin(), c.keep.end());
+      p.keep = torch::from_blob(keep.data(), p.param.sizes(), torch::kFloat32)
+                   .to(p.param.scalar_type())
+                   .clone();
+    }
+    if (!c.cluster.empty()) {
+      if (c.cluster.size() != n || c.clusters == 0 ||
+          *std::max_element(c.cluster.begin(), c.cluster.end()) >= c.clusters) {
+        throw std::invalid_argument("constraint on '" + c.name +
+                                    "': cluster indices do not match the parameter");
+      }
+      std::vector<std::int64_t> idx(c.cluster.begin(), c.cluster.end());
+      p.cluster =
+          torch::from_blob(idx.data(), {static_cast<std::int64_t>(n)}, torch::kInt64).clone();
+      p.clusters = static_cast<std::int64_t>(c.clusters);
+    }
+    out.push_back(std::move(p));
+  }
+  impl_->projections = std::move(out);
+  impl_->project();
+}
 
 CsiAutoencoder& CsiTrainer::model() {
   return impl_->model;
@@ -172,6 +236,7 @@ double CsiTrainer::train_epoch(const arma::fmat& u, std::size_t epoch,
     impl_->adam.zero_grad();
     loss.backward();
     impl_->adam.step();
+    impl_->project();
     ++impl_->steps;
     loss_sum += loss.item<double>() * static_cast<double>(count);
     if (progress) progress(first + count, n);

@@ -51,6 +51,20 @@ struct Evaluation {
   std::size_t samples = 0;
 };
 
+/// A constraint kept on one parameter through training (fine-tuning a compressed model): after
+/// every optimiser step the parameter is projected back onto it.
+struct WeightConstraint {
+  std::string name;  ///< parameter name, as in CsiAutoencoder::state()
+  /// Empty, or one entry per value: entries with 0 stay exactly zero (pruned), the mask kept
+  /// fixed.
+  std::vector<std::uint8_t> keep;
+  /// Empty, or one cluster index (< clusters) per value: the entries of a cluster share one
+  /// value, after every step the mean of their updated values (the centroid update of Deep
+  /// Compression's weight sharing, with the gradient averaged rather than summed).
+  std::vector<std::uint32_t> cluster;
+  std::size_t clusters = 0;
+};
+
 class CsiTrainer {
  public:
   /// A fresh network (CsiAutoencoder(arch, cr, seed)) and Adam optimiser.
@@ -67,6 +81,10 @@ class CsiTrainer {
                      const std::function<void(std::size_t, std::size_t)>& progress = {});
   /// Loss and NMSE on normalised samples (evaluation mode, no gradients).
   Evaluation evaluate(const arma::fmat& u);
+
+  /// Replaces the constraints (empty: none) and projects the parameters onto them at once.
+  /// Throws std::invalid_argument for an unknown parameter, a size mismatch or a bad index.
+  void set_constraints(const std::vector<WeightConstraint>& constraints);
 
   CsiAutoencoder& model();
   const CsiAutoencoder& model() const;

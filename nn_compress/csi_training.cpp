@@ -276,7 +276,9 @@ TrainOutcome run_training(const TrainJob& job, const TrainData& data, std::ostre
       log << "--force: starting over (discarding " << ckpt.string() << ")\n";
     }
   }
-  if (!resumed && !job.init_model.empty()) {
+  if (!resumed && !job.init_state.empty()) {
+    trainer.model().load_state(job.init_state, "the weights to fine-tune");
+  } else if (!resumed && !job.init_model.empty()) {
     const CsiAutoencoder init = CsiAutoencoder::load(job.init_model);
     if (init.arch() != job.arch || init.cr() != job.cr) {
       throw ConfigError(job.init_model.string() + " is " + std::string(arch_name(init.arch())) +
@@ -286,6 +288,7 @@ TrainOutcome run_training(const TrainJob& job, const TrainData& data, std::ostre
     trainer.model().load_state(init.state(), job.init_model.string());
     log << "starting from the weights of " << job.init_model.string() << "\n";
   }
+  trainer.set_constraints(job.constraints);
 
   const auto record_for = [&](const char* status) {
     json rec = {{"status", status},

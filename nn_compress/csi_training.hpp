@@ -34,6 +34,11 @@ struct TrainJob {
   /// initialisation at the start of a new training (fine-tuning, or a longer schedule continuing
   /// a shipped model). A resumed checkpoint takes precedence.
   std::filesystem::path init_model;
+  /// When not empty: weights (CsiAutoencoder::state()) that start a new training, taking
+  /// precedence over init_model (fine-tuning a model compressed in memory).
+  std::vector<NamedArray> init_state;
+  /// Kept through training: pruning masks and shared weights (CsiTrainer::set_constraints).
+  std::vector<WeightConstraint> constraints;
   /// Canonical text of every setting that affects the result: a checkpoint is only resumed
   /// when its fingerprint is the same.
   std::string fingerprint;

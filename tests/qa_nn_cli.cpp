@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
@@ -199,14 +200,48 @@ BOOST_AUTO_TEST_CASE(train_interrupt_resume_and_model_info) {
   BOOST_TEST(contains(warmed.err, "starting from the weights of out/tiny.lsnn"), warmed.err);
   const Result warm_info = run_cli({"model-info", "out/warm.lsnn"}, dir.path());
   const auto w = nlohmann::json::parse(warm_info.out);
-  BOOST_TEST(w.at("training").at("validation").at("nmse_db").get<double>() ==
-                 t.at("validation").at("nmse_db").get<double>(),
-             boost::test_tools::tolerance(1e-3));
+  // (Training mode still moves BatchNorm's running statistics a little: 0.01 dB absolute.)
+  BOOST_TEST(std::abs(w.at("training").at("validation").at("nmse_db").get<double>() -
+                      t.at("validation").at("nmse_db").get<double>()) < 0.01);
   const Result wrong_cr = run_cli(
       {"train", "warm.ini", "--set", "model.cr=32", "--set", "run.model=out/w32.lsnn"}, dir.path());
   BOOST_TEST(wrong_cr.status == 2);
   BOOST_TEST(contains(wrong_cr.err, "key 'model.init'"), wrong_cr.err);
   BOOST_TEST(contains(wrong_cr.err, "csinet at CR 64"), wrong_cr.err);
+
+  // linksim compress: prune, fine-tune with the mask kept, int8; the compact file loads, is
+  // smaller, and model-info shows how it was made and its storage per layer.
+  qa::write_text(dir / "qp.ini",
+                 "[compress]\nmodel = out/tiny.lsnn\nsteps = prune, finetune, int8\n"
+                 "[prune]\nsparsity = 0.6\n"
+                 "[data]\nchannel = cost2100_indoor\nseed = 77\ntrain = 96\nval = 24\ntest = 16\n"
+                 "[train]\nbatch = 32\nepochs = 1\n[run]\nthreads = 1\nmodel = out/qp.lsnnc\n");
+  const Result qp = run_cli({"compress", "qp.ini", "--no-plot"}, dir.path());
+  BOOST_TEST_REQUIRE(qp.status == 0, qp.err);
+  BOOST_TEST(contains(qp.err, "epoch 1/1"), qp.err);
+  BOOST_TEST(contains(qp.err, "sparse int8-rows"), qp.err);
+  BOOST_TEST(fs::file_size(dir / "out" / "qp.lsnnc") <
+             fs::file_size(dir / "out" / "tiny.lsnn") / 4);
+  const Result qp_info = run_cli({"model-info", "out/qp.lsnnc"}, dir.path());
+  BOOST_TEST_REQUIRE(qp_info.status == 0, qp_info.err);
+  const auto q = nlohmann::json::parse(qp_info.out);
+  BOOST_TEST(q.at("compression").at("steps").size() == 3U);
+  BOOST_TEST(q.at("compression").at("sparsity").get<double>() == 0.6,
+             boost::test_tools::tolerance(1e-4));
+  BOOST_TEST(q.at("file_bytes") == fs::file_size(dir / "out" / "qp.lsnnc"));
+  std::size_t sparse_layers = 0;
+  for (const auto& l : q.at("storage").at("layers")) {
+    sparse_layers += l.at("encoding") == "sparse int8-rows" ? 1 : 0;
+  }
+  BOOST_TEST(sparse_layers == 2U);
+  const Result bad_step =
+      run_cli({"compress", "qp.ini", "--set", "compress.steps=prune, shrink"}, dir.path());
+  BOOST_TEST(bad_step.status == 2);
+  BOOST_TEST(contains(bad_step.err, "'shrink' is not a step"), bad_step.err);
+  const Result bad_order =
+      run_cli({"compress", "qp.ini", "--set", "compress.steps=int8, fp16"}, dir.path());
+  BOOST_TEST(bad_order.status == 2);
+  BOOST_TEST(contains(bad_order.err, "qp.ini"), bad_order.err);
 
   // Damaged model and checkpoint files: exit 2 naming the file.
   std::string bytes = qa::read_text(dir / "out" / "tiny.lsnn");
