@@ -2,7 +2,10 @@
 // CsiAutoencoder::state() with every BatchNorm (evaluation mode, running statistics) folded into
 // the convolution before it, the convolutions, activations and the shortcut additions as XNNPACK
 // fp32 operators (NHWC), and the two dense layers through one of several implementations
-// (DenseKind). Internal to the inference backends (nn_compress/inference.hpp); no LibTorch here.
+// (DenseKind). With any DenseKind but Xnnpack, the three convolutions with 2 output channels
+// (encoder, RefineNet 16->2, output) use our direct kernel sparse::conv3x3_to2 instead of
+// XNNPACK, whose 16-channel-wide tiles waste 7/8 of their work there. Internal to the inference
+// backends (nn_compress/inference.hpp); no LibTorch here.
 //
 // Layout. The network input u and output u_hat are NCHW per sample (normalise_csi's order,
 // u[c * 1024 + r * 32 + k]); inside, activations are NHWC ([B, 32, 32, C]), so u is transposed

@@ -1,9 +1,9 @@
 // Kernels for the dense (fully connected) layers of the CSI autoencoders without LibTorch or
 // XNNPACK: unstructured-sparse matrices with fp32 or int8 values, and dense int8 weights with
-// dynamic-range activations. Each kernel has a portable loop (sparse_kernels.cpp) and an AVX2 +
-// FMA version (sparse_kernels_avx2.cpp, the only file built with -mavx2 -mfma), chosen at run
-// time by has_avx2() (sim/cpu.hpp; LINKSIM_SIMD=portable or force_portable_kernels forces the
-// portable loops).
+// dynamic-range activations; plus a direct 3x3 convolution to 2 channels (conv3x3_to2). Each kernel
+// has a portable loop (sparse_kernels.cpp) and an AVX2 + FMA version (sparse_kernels_avx2.cpp, the
+// only file built with -mavx2 -mfma), chosen at run time by has_avx2() (sim/cpu.hpp;
+// LINKSIM_SIMD=portable or force_portable_kernels forces the portable loops).
 //
 // A layer computes y = W x + bias with W [rows x cols] (row-major, PyTorch's Linear layout:
 // rows = output features, cols = input features).
