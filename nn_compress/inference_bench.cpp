@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "nn_compress/compress.hpp"
 #include "nn_compress/inference.hpp"
 
 namespace linksim {
@@ -52,28 +53,7 @@ void prune_dense_layers(CsiAutoencoder& model, double sparsity) {
       continue;
     }
     ++pruned_layers;
-    const auto k = static_cast<std::size_t>(sparsity * static_cast<double>(a.values.size()));
-    if (k == 0) continue;
-    std::vector<float> mag(a.values.size());
-    std::transform(a.values.begin(), a.values.end(), mag.begin(),
-                   [](float v) { return std::abs(v); });
-    std::nth_element(mag.begin(), mag.begin() + static_cast<std::ptrdiff_t>(k - 1), mag.end());
-    const float threshold = mag[k - 1];
-    // Zero every |w| < threshold, then ties at the threshold until k weights are zero.
-    std::size_t zeroed = 0;
-    for (float& v : a.values) {
-      if (std::abs(v) < threshold) {
-        v = 0.0F;
-        ++zeroed;
-      }
-    }
-    for (float& v : a.values) {
-      if (zeroed >= k) break;
-      if (v != 0.0F && std::abs(v) == threshold) {
-        v = 0.0F;
-        ++zeroed;
-      }
-    }
+    apply_mask(a.values, magnitude_prune_mask(a.values, sparsity));
   }
   if (pruned_layers != std::size(kDenseLayers)) {
     throw std::invalid_argument("prune_dense_layers: " + std::string(arch_name(model.arch())) +

@@ -10,8 +10,9 @@
 
 namespace linksim {
 
-/// Magnitude pruning of the two dense layers (encoder_fc, decoder_fc), each on its own: the
-/// floor(sparsity * n) weights of smallest |w| of each layer become exact zeros (biases kept).
+/// Magnitude pruning of the two dense layers (encoder_fc, decoder_fc), each on its own
+/// (magnitude_prune_mask of nn_compress/compress.hpp): the round(sparsity * n) weights of
+/// smallest |w| of each layer become exact zeros (biases kept).
 /// sparsity in [0, 1]. Throws std::invalid_argument for a sparsity outside [0, 1] or a model
 /// without those layers (convcsinet, convsqucsinet).
 void prune_dense_layers(CsiAutoencoder& model, double sparsity);
