@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -17,8 +18,13 @@ void xoshiro_avx2(std::array<std::array<std::uint64_t, RandomStream::kLanes>, 4>
 void ziggurat_avx2(const std::uint64_t* words, double* out, std::uint64_t* accept, std::size_t n,
                    const double* x, const double* ratio, double stddev);
 void unpack_bits_avx2(const std::uint64_t* words, std::uint8_t* out, std::size_t n_words);
-void zig32_add_avx2(const std::uint64_t* words, const double* x, double* y, std::size_t n,
-                    const double* table, double stddev, std::uint64_t* misses);
+void zig32_add_avx2(std::array<std::array<std::uint64_t, RandomStream::kLanes>, 4>& s,
+                    std::uint64_t* words, const double* x, double* y, std::size_t n_blocks,
+                    const Zig32Entry* table, std::uint64_t* misses);
+/// zig32_add_avx2 compiled for AVX-512VL (rotates, 32 vector registers): the same results.
+void zig32_add_avx512(std::array<std::array<std::uint64_t, RandomStream::kLanes>, 4>& s,
+                      std::uint64_t* words, const double* x, double* y, std::size_t n_blocks,
+                      const Zig32Entry* table, std::uint64_t* misses);
 void zig32_verdicts_avx2(const std::uint32_t* word, const std::uint64_t* heights, std::size_t m,
                          const ZigLayer* layers, std::uint8_t* verdict);
 constexpr std::size_t kAvx2Width = 4;
@@ -31,6 +37,22 @@ constexpr std::uint64_t splitmix64(std::uint64_t& x) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
+}
+
+/// True when the AVX2 kernels are in use and the CPU also has AVX-512F and VL, unless the
+/// environment variable LINKSIM_SIMD=avx2 caps the kernels at AVX2. Checked once.
+bool has_avx512vl() {
+#if defined(__x86_64__)
+  static const bool yes = [] {
+    const char* simd = std::getenv("LINKSIM_SIMD");
+    if (simd != nullptr && std::strcmp(simd, "avx2") == 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512vl") != 0;
+  }();
+  return yes && has_avx2();
+#else
+  return false;
+#endif
 }
 
 void xoshiro_lanes(LaneState& s, std::uint64_t* out, std::size_t rounds) {
@@ -50,8 +72,6 @@ struct Ziggurat {
   std::array<double, kZigguratLayers + 1> f{};  ///< f(x[i]) = exp(-x[i]^2 / 2)
   using Layer = ZigLayer;                       ///< (random_kernels.hpp)
   std::array<Layer, kZigguratLayers> layer{};
-  /// The single-word ziggurat's fast-path table (add_normal).
-  alignas(64) std::array<double, kZig32Entries> zig32{};  ///< zig32_entry(x, ratio)
 };
 
 /// z with its sign bit flipped when bit 63 of `sign` is set (no branch).
@@ -65,13 +85,6 @@ inline void opaque(T& v) {
 #if defined(__GNUC__)
   asm("" : "+r"(v));
 #endif
-}
-
-/// Largest float not above the double d (d > 0).
-float float_at_most(double d) {
-  float g = static_cast<float>(d);
-  if (static_cast<double>(g) > d) g = std::nextafter(g, 0.0f);
-  return g;
 }
 
 const Ziggurat& ziggurat() {
@@ -118,11 +131,6 @@ const Ziggurat& ziggurat() {
       const double h = width / kGrid;
       l.band = worst + (f2 + 2.0 * std::abs(l.c2)) * h * h / 8.0 + 1e-12;
     }
-    for (std::size_t k = 0; k < kZig32Entries; ++k) {
-      const std::size_t i = k % kZigguratLayers;
-      const auto xf = static_cast<float>(t.x[i]);
-      t.zig32[k] = zig32_entry(k >= kZigguratLayers ? -xf : xf, float_at_most(t.ratio[i]));
-    }
     return t;
   }();
   return z;
@@ -140,19 +148,44 @@ void ziggurat_fast(const std::uint64_t* words, double* out, std::uint64_t* accep
   ziggurat_kernel<Scalar>(words, out, accept, done, n, z.x.data(), z.ratio.data(), stddev);
 }
 
-/// Fast path of add_normal over the 32-bit words [0, n) (see zig32_add_scalar); sets the miss
-/// bits misses[0 .. ceil(n / 64)).
-void zig32_add(const std::uint64_t* words, const double* x, double* y, std::size_t n, double stddev,
-               std::uint64_t* misses) {
-  const double* table = ziggurat().zig32.data();
-  std::size_t done = 0;
-  if (has_avx2()) {
-    detail::zig32_add_avx2(words, x, y, n, table, stddev, misses);  // sets every block's bits
-    done = n - n % 8;
-  } else {
-    std::fill(misses, misses + (n + 63) / 64, std::uint64_t{0});
+/// The single-word ziggurat's fast-path table for `stddev` (see detail::Zig32Entry), built on
+/// first use and kept per thread until a call with another stddev.
+const detail::Zig32Entry* zig32_table(double stddev) {
+  struct Cache {
+    bool valid = false;
+    double stddev = 0.0;
+    std::array<detail::Zig32Entry, kZig32Entries> entry;
+  };
+  thread_local Cache cache;
+  if (!cache.valid ||
+      std::bit_cast<std::uint64_t>(cache.stddev) != std::bit_cast<std::uint64_t>(stddev)) {
+    const Ziggurat& z = ziggurat();
+    for (std::size_t k = 0; k < kZig32Entries; ++k) {
+      const std::size_t i = k % kZigguratLayers;
+      const double x = stddev * z.x[i];
+      cache.entry[k] = {k >= kZigguratLayers ? -x : x, z.ratio[i]};
+    }
+    cache.valid = true;
+    cache.stddev = stddev;
   }
-  zig32_add_scalar(words, x, y, done, n, table, stddev, misses);
+  return cache.entry.data();
+}
+
+/// Fast path of add_normal over the samples [0, n): draws their ceil(n / 16) rounds of words
+/// from the lanes s into `words` and adds the noise (see zig32_add_scalar); sets the miss bits
+/// misses[0 .. ceil(n / 64)).
+void zig32_add(LaneState& s, std::uint64_t* words, const double* x, double* y, std::size_t n,
+               const detail::Zig32Entry* table, std::uint64_t* misses) {
+  std::size_t done = 0;
+  if (has_avx2()) {  // whole blocks of 64
+    (has_avx512vl() ? detail::zig32_add_avx512 : detail::zig32_add_avx2)(s, words, x, y, n / 64,
+                                                                         table, misses);
+    done = n - n % 64;
+  }
+  constexpr std::size_t kSamplesPerRound = 2 * RandomStream::kLanes;
+  xoshiro_lanes(s, words + done / 2, (n - done + kSamplesPerRound - 1) / kSamplesPerRound);
+  std::fill(misses + done / 64, misses + (n + 63) / 64, std::uint64_t{0});
+  zig32_add_scalar(words, x, y, done, n, table, misses);
 }
 
 /// zig32_verdict for misses [0, m).
@@ -317,11 +350,11 @@ void RandomStream::add_normal(std::span<double> y, std::span<const double> x, do
   alignas(64) std::array<std::uint64_t, kSamples / 2> words;
   std::array<std::uint64_t, kSamples / 64> miss_bits;
   std::array<std::uint32_t, kSamples> miss_index, miss_word;
+  const detail::Zig32Entry* table = zig32_table(stddev);
   std::size_t done = 0;
   while (done < y.size()) {
     const std::size_t n = std::min(kSamples, y.size() - done);
-    xoshiro_lanes(s_, words.data(), (n + 2 * kLanes - 1) / (2 * kLanes));
-    zig32_add(words.data(), x.data() + done, y.data() + done, n, stddev, miss_bits.data());
+    zig32_add(s_, words.data(), x.data() + done, y.data() + done, n, table, miss_bits.data());
     // Miss bits to a list: first the blocks that have misses (61% do), without branches, then
     // their bits, the first one without a branch (40% of those blocks have a second).
     std::array<std::uint8_t, kSamples / 64> hit;
@@ -341,22 +374,22 @@ void RandomStream::add_normal(std::span<double> y, std::span<const double> x, do
         m &= m - 1;
       } while (m != 0);
     }
-    finish_misses(y.subspan(done, n), x.subspan(done, n), stddev, miss_index.data(),
+    finish_misses(y.subspan(done, n), x.subspan(done, n), stddev, table, miss_index.data(),
                   miss_word.data(), n_misses);
     done += n;
   }
 }
 
 void RandomStream::finish_misses(std::span<double> y, std::span<const double> x, double stddev,
-                                 std::uint32_t* index, std::uint32_t* word, std::size_t m) {
+                                 const detail::Zig32Entry* table, std::uint32_t* index,
+                                 std::uint32_t* word, std::size_t m) {
   // The slow path of the single-word ziggurat, for a batch of misses at once and without
   // unpredictable branches. Every miss gets a height word (drawn in bulk, in order) and is
-  // classified as accepted (inside the layer by the double-precision bound, or below the wedge's
-  // squeeze: most), rejected (above it: start again with a fresh draw), or special (the tail
-  // beyond r, or a height within the squeeze band: exact test, in order). An accepted draw keeps
-  // the value the fast path already wrote (u x[layer] in single precision, as every fast-path
-  // draw). The rejected ones, in order, get a fresh single-word draw each; those that miss the
-  // fast path again form the next, much smaller batch.
+  // classified as accepted (below the wedge's squeeze: most), rejected (above it: start again with
+  // a fresh draw), or special (the tail beyond r, or a height within the squeeze band: exact test,
+  // in order). An accepted draw keeps the value the fast path already wrote (x + u stddev x[layer],
+  // as every fast-path draw). The rejected ones, in order, get a fresh single-word draw each; those
+  // that miss the fast path again form the next, much smaller batch.
   const Ziggurat& t = ziggurat();
   alignas(64) std::array<std::uint64_t, kMaxMisses> heights;
   std::array<std::uint32_t, kMaxMisses> retry, special;
@@ -374,26 +407,24 @@ void RandomStream::finish_misses(std::span<double> y, std::span<const double> x,
     }
     for (std::size_t s = 0; s < n_special; ++s) {
       const std::uint32_t j = index[special[s]], w = word[special[s]];
-      const std::size_t i = (w >> 23) & (kZigguratLayers - 1);
+      const std::size_t i = zig32_layer(w);
       if (i == 0) {
-        y[j] = x[j] + stddev * with_sign(normal_tail(), std::uint64_t{w} << 32);
+        y[j] = x[j] + stddev * with_sign(normal_tail(), zig32_sign(w));
         continue;
       }
-      const double zu = static_cast<double>(w & 0x7fffffU) * 0x1.0p-23 * t.x[i];
+      const double zu = zig32_uniform(w) * t.x[i];
       const double h = uniform52(heights[special[s]]);
       if (!(t.f[i] + h * (t.f[i + 1] - t.f[i]) < std::exp(-0.5 * zu * zu))) retry[n_retry++] = j;
     }
-    // Fresh draws for the rejected ones: the fast path (as zig32_add_scalar), one word each.
+    // Fresh draws for the rejected ones: the fast path, one word each.
     xoshiro_lanes(s_, heights.data(), (n_retry + 2 * kLanes - 1) / (2 * kLanes));
     m = 0;
     for (std::size_t r = 0; r < n_retry; ++r) {
       const std::uint32_t j = retry[r], w = word32(heights.data(), r);
-      const double e = t.zig32[w >> 23];
-      const float u = zig32_uniform(w);
-      y[j] = x[j] + stddev * static_cast<double>(u * zig32_x(e));
+      const bool miss = zig32_draw(w, x[j], y[j], table);
       index[m] = j;
       word[m] = w;
-      m += u < zig32_ratio(e) ? 0 : 1;
+      m += miss ? 1 : 0;
     }
   }
 }

@@ -8,6 +8,9 @@
 #include <span>
 
 namespace linksim {
+namespace detail {
+struct Zig32Entry;  // random_kernels.hpp
+}  // namespace detail
 
 /// Mixes the master seed with a point and frame index into the seed of one stream
 /// (SplitMix64 finaliser over a keyed combination; distinct triples give unrelated streams).
@@ -46,14 +49,14 @@ class RandomStream {
   ///
   /// A single-word ziggurat: one 32-bit random word per sample (half the bits of fill_normal)
   /// and the same 256 layers. 8 bits pick the layer, 1 the sign and 23 the uniform u; a draw's
-  /// value is u * x[layer], computed in single precision (relative error below 2^-23). Whether
-  /// the draw is accepted is decided exactly: u against x[layer+1] / x[layer] (98.5% of draws,
-  /// 8 lanes wide), else, for the wedges, a 52-bit uniform height against the density in double
-  /// precision (a fitted quadratic squeeze, exp when in doubt) and the tail beyond r = 3.654 by
-  /// Marsaglia's method in double precision with 53-bit uniforms; rejected draws start again
-  /// with fresh words. So the samples are exact in distribution up to 23-bit uniforms within
-  /// each layer (a grid of x[layer] * 2^-23, under 5e-7) and single-precision values, tail
-  /// included: nothing is truncated. The results are the same on every instruction set.
+  /// value is u * (stddev * x[layer]) in double precision. Whether the draw is accepted is
+  /// decided exactly: u against x[layer+1] / x[layer] (98.5% of draws, vectorised), else, for
+  /// the wedges, a 52-bit uniform height against the density in double precision (a fitted
+  /// quadratic squeeze, exp when in doubt) and the tail beyond r = 3.654 by Marsaglia's method
+  /// in double precision with 53-bit uniforms; rejected draws start again with fresh words. So
+  /// the samples are exact in distribution up to 23-bit uniforms within each layer (a grid of
+  /// x[layer] * 2^-23, under 5e-7), tail included: nothing is truncated. The results are the
+  /// same on every instruction set.
   void add_normal(std::span<double> y, std::span<const double> x, double stddev);
 
  private:
@@ -65,7 +68,8 @@ class RandomStream {
   /// Finishes the m draws of add_normal that missed the fast path: index[k] is the sample (in
   /// y, x) of miss k, word[k] its 32-bit word; both arrays are reused as scratch.
   void finish_misses(std::span<double> y, std::span<const double> x, double stddev,
-                     std::uint32_t* index, std::uint32_t* word, std::size_t m);
+                     const detail::Zig32Entry* table, std::uint32_t* index, std::uint32_t* word,
+                     std::size_t m);
   /// A draw from the tail beyond the base strip's edge r (Marsaglia 1964), without its sign.
   double normal_tail();
   /// Whether (z, a uniform height drawn here) in the wedge of layer `layer` lies under the

@@ -77,51 +77,89 @@ void unpack_bits_avx2(const std::uint64_t* words, std::uint8_t* out, std::size_t
   }
 }
 
-void zig32_add_avx2(const std::uint64_t* words, const double* x, double* y, std::size_t n,
-                    const double* t, double stddev, std::uint64_t* misses) {
-  // Each table entry is 8 bytes (x, ratio): one scalar load per word, no gathers (slow here).
-  const auto* w32 = reinterpret_cast<const std::uint32_t*>(words);
-  const __m256i mantissa = _mm256_set1_epi32(0x7fffff);
-  const __m256i one_bits = _mm256_set1_epi32(0x3f800000);
-  const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256d sd = _mm256_set1_pd(stddev);
-  for (std::size_t block = 0; block * 64 < n; ++block) {
+namespace {
+[[gnu::always_inline]] inline void zig32_add_body(LaneState& state, std::uint64_t* words,
+                                                  const double* x, double* y, std::size_t n_blocks,
+                                                  const Zig32Entry* t, std::uint64_t* misses) {
+  // The random words are made here (xoshiro_kernel's, in the same order) and used straight from
+  // registers; they are also stored for the misses. Eight samples from four words (word32:
+  // samples 0-3 in their low halves, 4-7 in the high ones), in double precision: u from bits
+  // 9-31 of each half placed in a mantissa, the table index from bits 0-8 (as a byte offset,
+  // stored, then read back as scalars: fewer instructions than extracting them, and gathers are
+  // slow on many CPUs), one 16-byte load per entry.
+  static_assert(sizeof(Zig32Entry) == 16 && RandomStream::kLanes == 2 * Avx2::width);
+  const __m256i index_bits = _mm256_set1_epi64x(0x000001ff000001ffLL);
+  const __m256i mantissa = _mm256_set1_epi64x(0x000fffffe0000000LL);
+  const __m256i one_bits = _mm256_set1_epi64x(0x3ff0000000000000LL);
+  const __m256d one = _mm256_set1_pd(1.0);
+  const auto* base = reinterpret_cast<const char*>(t);
+  alignas(32) std::uint32_t offset[8];  // of the entries of samples 0, 4, 1, 5, 2, 6, 3, 7
+  // Entries of samples a (low 128 bits) and b (high): (x_a, ratio_a | x_b, ratio_b).
+  const auto pair = [&](int a, int b) {
+    const auto* ea = reinterpret_cast<const double*>(base + offset[a]);
+    const auto* eb = reinterpret_cast<const double*>(base + offset[b]);
+    return _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(ea)), _mm_load_pd(eb), 1);
+  };
+  std::array<LaneVectors<Avx2>, 2> lanes;  // lanes 0-3 and 4-7
+  lanes[0].load(state, 0);
+  lanes[1].load(state, 1);
+  for (std::size_t block = 0; block < n_blocks; ++block) {
     // Miss bits of 64 samples gathered in a register: one store per block.
     std::uint64_t miss_bits = 0;
-    const std::size_t end = std::min(n, 64 * block + 64);
-    for (std::size_t j = 64 * block; j + 8 <= end; j += 8) {
-      const std::uint64_t q0 = words[j / 2], q1 = words[j / 2 + 1];
-      const std::uint64_t q2 = words[j / 2 + 2], q3 = words[j / 2 + 3];
-      // a: entries of words j, j+1 | j+4, j+5; b: j+2, j+3 | j+6, j+7 (as (x, ratio) pairs).
-      const __m128d a0 = _mm_loadh_pd(_mm_load_sd(t + ((q0 >> 23) & 511)), t + (q0 >> 55));
-      const __m128d a1 = _mm_loadh_pd(_mm_load_sd(t + ((q2 >> 23) & 511)), t + (q2 >> 55));
-      const __m128d b0 = _mm_loadh_pd(_mm_load_sd(t + ((q1 >> 23) & 511)), t + (q1 >> 55));
-      const __m128d b1 = _mm_loadh_pd(_mm_load_sd(t + ((q3 >> 23) & 511)), t + (q3 >> 55));
-      const __m256 a = _mm256_castpd_ps(_mm256_insertf128_pd(_mm256_castpd128_pd256(a0), a1, 1));
-      const __m256 b = _mm256_castpd_ps(_mm256_insertf128_pd(_mm256_castpd128_pd256(b0), b1, 1));
-      const __m256 xs = _mm256_shuffle_ps(a, b, 0x88);     // x of words j .. j+7, in order
-      const __m256 ratio = _mm256_shuffle_ps(a, b, 0xDD);  // ratio of words j .. j+7
-      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w32 + j));
-      const __m256 u = _mm256_sub_ps(
-          _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(w, mantissa), one_bits)), one);
-      const __m256 z = _mm256_mul_ps(u, xs);
+#pragma GCC unroll 8
+    for (std::size_t k = 0; k < 8; ++k) {
+      const std::size_t j = 64 * block + 8 * k;  // words j / 2 .. j / 2 + 3: one lane group
+      const __m256i q = lanes[k % 2].next();
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(words + j / 2), q);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(offset),
+                         _mm256_slli_epi64(_mm256_and_si256(q, index_bits), 4));
+      asm("" : "+m"(offset));  // read the offsets back from memory
+      const __m256d u_lo =
+          _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(
+                            _mm256_and_si256(_mm256_slli_epi64(q, 20), mantissa), one_bits)),
+                        one);
+      const __m256d u_hi =
+          _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(
+                            _mm256_and_si256(_mm256_srli_epi64(q, 12), mantissa), one_bits)),
+                        one);
+      const __m256d a_lo = pair(0, 4), b_lo = pair(2, 6);  // samples 0 | 2, 1 | 3
+      const __m256d a_hi = pair(1, 5), b_hi = pair(3, 7);  // samples 4 | 6, 5 | 7
+      const __m256d x_lo = _mm256_unpacklo_pd(a_lo, b_lo),
+                    ratio_lo = _mm256_unpackhi_pd(a_lo, b_lo);
+      const __m256d x_hi = _mm256_unpacklo_pd(a_hi, b_hi),
+                    ratio_hi = _mm256_unpackhi_pd(a_hi, b_hi);
+      _mm256_storeu_pd(y + j, _mm256_add_pd(_mm256_loadu_pd(x + j), _mm256_mul_pd(u_lo, x_lo)));
+      _mm256_storeu_pd(y + j + 4,
+                       _mm256_add_pd(_mm256_loadu_pd(x + j + 4), _mm256_mul_pd(u_hi, x_hi)));
       const auto miss =
-          static_cast<std::uint64_t>(_mm256_movemask_ps(_mm256_cmp_ps(u, ratio, _CMP_GE_OQ)));
-      miss_bits |= miss << (j & 63);
-      const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(z));
-      const __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(z, 1));
-      _mm256_storeu_pd(y + j, _mm256_add_pd(_mm256_loadu_pd(x + j), _mm256_mul_pd(lo, sd)));
-      _mm256_storeu_pd(y + j + 4, _mm256_add_pd(_mm256_loadu_pd(x + j + 4), _mm256_mul_pd(hi, sd)));
+          static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(u_lo, ratio_lo, _CMP_NLT_UQ))) |
+          static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(u_hi, ratio_hi, _CMP_NLT_UQ)))
+              << 4;
+      miss_bits |= static_cast<std::uint64_t>(miss) << (8 * k);
     }
     misses[block] = miss_bits;
   }
+  lanes[0].store(state, 0);
+  lanes[1].store(state, 1);
 }
+}  // namespace
+
+void zig32_add_avx2(LaneState& state, std::uint64_t* words, const double* x, double* y,
+                    std::size_t n_blocks, const Zig32Entry* t, std::uint64_t* misses) {
+  zig32_add_body(state, words, x, y, n_blocks, t, misses);
+}
+
+__attribute__((target("avx512f,avx512vl"))) void zig32_add_avx512(
+    LaneState& state, std::uint64_t* words, const double* x, double* y, std::size_t n_blocks,
+    const Zig32Entry* t, std::uint64_t* misses) {
+  zig32_add_body(state, words, x, y, n_blocks, t, misses);
+}
+
 void zig32_verdicts_avx2(const std::uint32_t* word, const std::uint64_t* heights, std::size_t m,
                          const ZigLayer* layers, std::uint8_t* verdict) {
   // zig32_verdict four misses at a time: the four layers' cache lines are transposed into
   // field vectors.
-  const __m128i mantissa = _mm_set1_epi32(0x7fffff);
-  const __m128i layer_bits = _mm_set1_epi32(0x7f800000);
+  const __m128i layer_bits = _mm_set1_epi32(0xff);
   const __m256i one_bits = _mm256_set1_epi64x(0x3ff0000000000000LL);
   const __m256d one = _mm256_set1_pd(1.0), scale = _mm256_set1_pd(0x1.0p-23);
   const __m256d sign = _mm256_set1_pd(-0.0);
@@ -132,7 +170,7 @@ void zig32_verdicts_avx2(const std::uint32_t* word, const std::uint64_t* heights
                                                 0x01010000, 0x01010001, 0x01010100, 0x01010101};
   for (std::size_t k = 0; k + 4 <= m; k += 4) {
     const ZigLayer* l[4];
-    for (int q = 0; q < 4; ++q) l[q] = layers + ((word[k + q] >> 23) & 255);
+    for (int q = 0; q < 4; ++q) l[q] = layers + zig32_layer(word[k + q]);
     __m256d a[4], b[4];
     for (int q = 0; q < 4; ++q) {
       a[q] = _mm256_load_pd(&l[q]->x);   // x, x_next, ratio, df
@@ -143,7 +181,6 @@ void zig32_verdicts_avx2(const std::uint32_t* word, const std::uint64_t* heights
     const __m256d b01l = _mm256_unpacklo_pd(b[0], b[1]), b01h = _mm256_unpackhi_pd(b[0], b[1]);
     const __m256d b23l = _mm256_unpacklo_pd(b[2], b[3]), b23h = _mm256_unpackhi_pd(b[2], b[3]);
     const __m256d x = _mm256_permute2f128_pd(a01l, a23l, 0x20);
-    const __m256d ratio = _mm256_permute2f128_pd(a01l, a23l, 0x31);
     const __m256d x_next = _mm256_permute2f128_pd(a01h, a23h, 0x20);
     const __m256d df = _mm256_permute2f128_pd(a01h, a23h, 0x31);
     const __m256d c0 = _mm256_permute2f128_pd(b01l, b23l, 0x20);
@@ -152,7 +189,7 @@ void zig32_verdicts_avx2(const std::uint32_t* word, const std::uint64_t* heights
     const __m256d band = _mm256_permute2f128_pd(b01h, b23h, 0x31);
 
     const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(word + k));
-    const __m256d u = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_and_si128(w, mantissa)), scale);
+    const __m256d u = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_srli_epi32(w, 9)), scale);
     const __m256i hw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(heights + k));
     const __m256d h = _mm256_sub_pd(
         _mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(hw, 12), one_bits)), one);
@@ -160,17 +197,14 @@ void zig32_verdicts_avx2(const std::uint32_t* word, const std::uint64_t* heights
     const __m256d d = _mm256_sub_pd(
         _mm256_mul_pd(h, df),
         _mm256_add_pd(c0, _mm256_mul_pd(sq, _mm256_add_pd(c1, _mm256_mul_pd(sq, c2)))));
-    const auto inside =
-        static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(u, ratio, _CMP_LT_OQ)));
     const auto below = static_cast<unsigned>(
         _mm256_movemask_pd(_mm256_cmp_pd(d, _mm256_xor_pd(band, sign), _CMP_LT_OQ)));
     const auto above =
         static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(d, band, _CMP_GT_OQ)));
     const auto tail = static_cast<unsigned>(_mm_movemask_ps(
         _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(w, layer_bits), _mm_setzero_si128()))));
-    const unsigned outside = ~inside & 15U;
-    const unsigned rejected = outside & ~tail & above;
-    const unsigned special = outside & (tail | (~below & ~above)) & 15U;
+    const unsigned rejected = ~tail & above;
+    const unsigned special = (tail | (~below & ~above)) & 15U;
     const std::uint32_t v = kSpread[rejected] | (kSpread[special] << 1);
     std::memcpy(verdict + k, &v, sizeof v);
   }

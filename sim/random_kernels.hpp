@@ -26,6 +26,14 @@ struct alignas(64) ZigLayer {
   double c0, c1, c2, band;
 };
 
+/// Fast-path table entry of the single-word ziggurat (RandomStream::add_normal) for one call's
+/// stddev, indexed by zig32_index = (sign << 8) | layer: x = stddev x[layer] (negated for sign 1)
+/// and ratio = x[layer+1] / x[layer] (u below it lies inside the layer's rectangle). 16 bytes, so
+/// the AVX2 kernel loads an entry with one load.
+struct alignas(16) Zig32Entry {
+  double x, ratio;
+};
+
 }  // namespace detail
 
 namespace {
@@ -69,38 +77,53 @@ inline typename V::I rotl_v(typename V::I x) {
   return V::bor(V::template shl<K>(x), V::template shr<64 - K>(x));
 }
 
+/// One xoshiro256++ step on the lanes of (s0, s1, s2, s3): advances them and returns their output.
+template <class V>
+inline typename V::I xoshiro_next(typename V::I& s0, typename V::I& s1, typename V::I& s2,
+                                  typename V::I& s3) {
+  const typename V::I out = V::add_i(rotl_v<V, 23>(V::add_i(s0, s3)), s0);
+  const typename V::I t = V::template shl<17>(s1);
+  s2 = V::bxor(s2, s0);
+  s3 = V::bxor(s3, s1);
+  s1 = V::bxor(s1, s2);
+  s0 = V::bxor(s0, s3);
+  s2 = V::bxor(s2, t);
+  s3 = rotl_v<V, 45>(s3);
+  return out;
+}
+
+/// The state of the lanes [g * V::width, (g + 1) * V::width) held in vectors (registers).
+template <class V>
+struct LaneVectors {
+  typename V::I s0{}, s1{}, s2{}, s3{};
+  void load(const LaneState& state, std::size_t g) {
+    s0 = V::load(&state[0][g * V::width]);
+    s1 = V::load(&state[1][g * V::width]);
+    s2 = V::load(&state[2][g * V::width]);
+    s3 = V::load(&state[3][g * V::width]);
+  }
+  /// Advances the lanes one step and returns their output words.
+  typename V::I next() { return xoshiro_next<V>(s0, s1, s2, s3); }
+  void store(LaneState& state, std::size_t g) const {
+    V::store_i(&state[0][g * V::width], s0);
+    V::store_i(&state[1][g * V::width], s1);
+    V::store_i(&state[2][g * V::width], s2);
+    V::store_i(&state[3][g * V::width], s3);
+  }
+};
+
 /// xoshiro256++ on RandomStream::kLanes interleaved lanes: advances every lane `rounds` times and
 /// writes word r * kLanes + l of lane l.
 template <class V>
 inline void xoshiro_kernel(LaneState& state, std::uint64_t* out, std::size_t rounds) {
   constexpr std::size_t L = RandomStream::kLanes;
   constexpr std::size_t G = L / V::width;  // vectors per state word
-  typename V::I s0[G], s1[G], s2[G], s3[G];
-  for (std::size_t g = 0; g < G; ++g) {
-    s0[g] = V::load(&state[0][g * V::width]);
-    s1[g] = V::load(&state[1][g * V::width]);
-    s2[g] = V::load(&state[2][g * V::width]);
-    s3[g] = V::load(&state[3][g * V::width]);
-  }
+  std::array<LaneVectors<V>, G> lanes;
+  for (std::size_t g = 0; g < G; ++g) lanes[g].load(state, g);
   for (std::size_t r = 0; r < rounds; ++r) {
-    for (std::size_t g = 0; g < G; ++g) {
-      V::store_i(out + r * L + g * V::width,
-                 V::add_i(rotl_v<V, 23>(V::add_i(s0[g], s3[g])), s0[g]));
-      const typename V::I t = V::template shl<17>(s1[g]);
-      s2[g] = V::bxor(s2[g], s0[g]);
-      s3[g] = V::bxor(s3[g], s1[g]);
-      s1[g] = V::bxor(s1[g], s2[g]);
-      s0[g] = V::bxor(s0[g], s3[g]);
-      s2[g] = V::bxor(s2[g], t);
-      s3[g] = rotl_v<V, 45>(s3[g]);
-    }
+    for (std::size_t g = 0; g < G; ++g) V::store_i(out + r * L + g * V::width, lanes[g].next());
   }
-  for (std::size_t g = 0; g < G; ++g) {
-    V::store_i(&state[0][g * V::width], s0[g]);
-    V::store_i(&state[1][g * V::width], s1[g]);
-    V::store_i(&state[2][g * V::width], s2[g]);
-    V::store_i(&state[3][g * V::width], s3[g]);
-  }
+  for (std::size_t g = 0; g < G; ++g) lanes[g].store(state, g);
 }
 
 /// Ziggurat layers (Marsaglia & Tsang): layer 0 is the base strip with the tail.
@@ -132,49 +155,51 @@ inline void ziggurat_kernel(const std::uint64_t* words, double* out, std::uint64
 }
 
 inline constexpr std::size_t kZig32Entries = 2 * kZigguratLayers;
-/// Fast-path table entry of the single-word ziggurat (RandomStream::add_normal), indexed by the
-/// top 9 bits of a 32-bit word: k = (sign << 8) | layer. It holds two floats, x[layer] (negated
-/// when the sign bit is set) in the low half and x[layer+1] / x[layer] rounded down (u below it
-/// lies inside the layer's rectangle) in the high half, stored as the bits of a double so that
-/// the AVX2 kernel loads an entry with one scalar load.
-inline double zig32_entry(float x, float ratio) {
-  return std::bit_cast<double>(static_cast<std::uint64_t>(std::bit_cast<std::uint32_t>(x)) |
-                               static_cast<std::uint64_t>(std::bit_cast<std::uint32_t>(ratio))
-                                   << 32);
-}
-inline float zig32_x(double entry) {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(std::bit_cast<std::uint64_t>(entry)));
-}
-inline float zig32_ratio(double entry) {
-  return std::bit_cast<float>(
-      static_cast<std::uint32_t>(std::bit_cast<std::uint64_t>(entry) >> 32));
-}
 
-/// Word j of a buffer of 64-bit words read as 32-bit words (low half first).
+/// The 32-bit word of sample j of add_normal in a buffer of 64-bit words: samples come in groups
+/// of 8, and sample k of a group takes the low half of the group's word k (k < 4) or the high
+/// half of word k - 4, so that a vector of four words gives samples 0-3 and 4-7 in order.
 inline std::uint32_t word32(const std::uint64_t* words, std::size_t j) {
-  return static_cast<std::uint32_t>(words[j >> 1] >> (32 * (j & 1)));
+  return static_cast<std::uint32_t>(words[4 * (j >> 3) + (j & 3)] >> (32 * ((j >> 2) & 1)));
 }
 
-/// The uniform u in [0, 1) of a single-word ziggurat draw: its low 23 bits, exactly.
-inline float zig32_uniform(std::uint32_t w) {
-  return std::bit_cast<float>((w & 0x7fffffU) | 0x3f800000U) - 1.0f;
+/// Fields of a single-word ziggurat draw w: bits 0-7 the layer, bit 8 the sign, bits 9-31 the
+/// uniform u in [0, 1) (exactly w >> 9 times 2^-23). zig32_index is the fast-path table index
+/// (sign << 8) | layer.
+inline std::size_t zig32_layer(std::uint32_t w) {
+  return w & (kZigguratLayers - 1);
+}
+inline std::size_t zig32_index(std::uint32_t w) {
+  return w & (kZig32Entries - 1);
+}
+inline double zig32_uniform(std::uint32_t w) {
+  return static_cast<double>(w >> 9) * 0x1.0p-23;
+}
+/// The sign bit of w moved to bit 63.
+inline std::uint64_t zig32_sign(std::uint32_t w) {
+  return static_cast<std::uint64_t>(w) << 55;
 }
 
-/// Fast path of the single-word ziggurat for the 32-bit words [begin, n) of `words`:
-/// y[j] = x[j] + stddev * z_j with z_j = u * x of entry table[w >> 23] (float), accepted when
-/// u < its ratio. Every y[j] is written; a miss sets bit j % 64 of misses[j / 64]
-/// (which the caller cleared; it redoes y[j] on the slow path). The AVX2 kernel does the same
-/// IEEE operations eight words at a time.
+/// One fast-path draw of the single-word ziggurat for the sample x: writes y = x + u * e.x, where
+/// e = table[zig32_index(w)] (e.x = +-stddev x[layer]), and returns true when the draw missed
+/// (u >= e.ratio = x[layer+1] / x[layer]: the caller redoes it on the slow path). The AVX2
+/// kernel does the same IEEE operations eight samples at a time.
+inline bool zig32_draw(std::uint32_t w, double x, double& y, const detail::Zig32Entry* table) {
+  const detail::Zig32Entry& e = table[zig32_index(w)];
+  const double u = zig32_uniform(w);
+  y = x + u * e.x;
+  return !(u < e.ratio);
+}
+
+/// Fast path of the single-word ziggurat for the samples [begin, n): y[j] = x[j] + noise
+/// (zig32_draw with word32(words, j)). Every y[j] is written; a miss sets bit j % 64 of
+/// misses[j / 64] (which the caller cleared; it redoes y[j] on the slow path).
 inline void zig32_add_scalar(const std::uint64_t* words, const double* x, double* y,
-                             std::size_t begin, std::size_t n, const double* table, double stddev,
+                             std::size_t begin, std::size_t n, const detail::Zig32Entry* table,
                              std::uint64_t* misses) {
   for (std::size_t j = begin; j < n; ++j) {
-    const std::uint32_t w = word32(words, j);
-    const double e = table[w >> 23];
-    const float u = zig32_uniform(w);
-    const float z = u * zig32_x(e);
-    y[j] = x[j] + stddev * static_cast<double>(z);
-    misses[j >> 6] |= static_cast<std::uint64_t>(u < zig32_ratio(e) ? 0 : 1) << (j & 63);
+    const bool miss = zig32_draw(word32(words, j), x[j], y[j], table);
+    misses[j >> 6] |= static_cast<std::uint64_t>(miss ? 1 : 0) << (j & 63);
   }
 }
 
@@ -186,22 +211,19 @@ inline double uniform52(std::uint64_t word) {
 }
 
 /// Verdict on a single-word draw w that missed the fast path, given a height word: 0 accepted
-/// (inside the layer by the double-precision bound, or below the wedge's squeeze), 1 rejected
-/// (above it), 2 special (the tail beyond r, or a height within the squeeze band). The AVX2
-/// kernel gives the same verdicts (same IEEE operations) four at a time.
+/// (below the wedge's squeeze), 1 rejected (above it), 2 special (the tail beyond r, or a height
+/// within the squeeze band). The AVX2 kernel gives the same verdicts (same IEEE operations) four
+/// at a time.
 inline std::uint8_t zig32_verdict(std::uint32_t w, std::uint64_t height, const ZigLayer* layers) {
-  const std::size_t i = (w >> 23) & (kZigguratLayers - 1);
+  const std::size_t i = zig32_layer(w);
   const ZigLayer& l = layers[i];
-  const double u = static_cast<double>(w & 0x7fffffU) * 0x1.0p-23;
+  const double u = zig32_uniform(w);
   const double h = uniform52(height);
   const double sq = u * l.x - l.x_next;
   const double d = h * l.df - (l.c0 + sq * (l.c1 + sq * l.c2));
-  const unsigned outside = u < l.ratio ? 0U : 1U;  // the few draws between the float and the
-                                                   // double bound are inside
   const unsigned tail = i == 0 ? 1U : 0U;
   const unsigned below = d < -l.band ? 1U : 0U, above = d > l.band ? 1U : 0U;
-  return static_cast<std::uint8_t>(outside *
-                                   (((1U - tail) & above) | ((tail | (1U - below - above)) << 1)));
+  return static_cast<std::uint8_t>(((1U - tail) & above) | ((tail | (1U - below - above)) << 1));
 }
 
 /// Unpacks 64 bits per word, least significant first, into bytes that are 0 or 1.
