@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
     if (command == "model-info") return cmd_model_info(args);
     std::cerr << "linksim: unknown command '" << command
               << "'; valid: run, validate, list, bench, dataset, channel-stats, train, "
-                 "model-info\n";
+                 "compress, model-info\n";
     return kBadInput;
   } catch (const DatasetError& e) {
     std::cerr << "error: " << e.what() << "\n";

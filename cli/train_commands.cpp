@@ -394,7 +394,10 @@ bool is_training_scenario(const std::vector<std::string>& args) {
     try {
       const RawConfig raw = read_config_file(a);
       for (const auto& [key, value] : raw.entries) {
-        if (key.rfind("model.", 0) == 0 || key.rfind("train.", 0) == 0) return true;
+        if (key.rfind("model.", 0) == 0 || key.rfind("train.", 0) == 0 ||
+            key.rfind("compress.", 0) == 0) {
+          return true;
+        }
       }
     } catch (const std::exception&) {
       return false;
@@ -403,6 +406,147 @@ bool is_training_scenario(const std::vector<std::string>& args) {
   }
   return false;
 }
+
+namespace {
+
+/// The keys of a compression scenario: [compress], [prune], [cluster], [quantize], and the
+/// training keys ([data], [train], [run]) that drive a finetune step. The architecture and CR
+/// come from the input model.
+std::vector<ParamSpec> compress_schema() {
+  std::vector<ParamSpec> s;
+  for (ParamSpec& p : train_schema()) {
+    if (p.key.rfind("model.", 0) == 0) continue;
+    if (p.key == "run.model") {
+      p.doc =
+          "output: the compact model file (.lsnnc); a finetune step keeps its checkpoint, "
+          "log and best network next to it (.finetune.*)";
+    }
+    s.push_back(std::move(p));
+  }
+  ParamSpec input = spec("compress.model", ParamKind::Text, "", "the model to compress (.lsnn)");
+  input.required = true;
+  s.push_back(input);
+  ParamSpec steps = spec("compress.steps", ParamKind::Text, "",
+                         "comma list, in order: prune, cluster, kmeans, finetune, int8, fp16, "
+                         "uniform (e.g. prune, finetune, int8); none: store as it is (fp32)");
+  steps.required = true;
+  s.push_back(steps);
+  s.push_back(choice("compress.layers", {"dense", "all_except_first_and_last", "all"}, "dense",
+                     "which weights the steps compress (dense: the fully connected layers)"));
+  s.push_back(choice("compress.entropy", {"off", "on"}, "off",
+                     "Huffman-code the stored sections where that is smaller"));
+  s.push_back(choice("prune.method", {"magnitude", "threshold", "rows", "blocks4x1", "2:4"},
+                     "magnitude", "pruning criterion"));
+  s.push_back(spec("prune.sparsity", ParamKind::Real, "0.5",
+                   "fraction of each layer's weights pruned (magnitude, rows, blocks4x1)", 0,
+                   0.999));
+  s.push_back(spec("prune.threshold", ParamKind::Real, "0.05",
+                   "threshold pruning: |w| below it is pruned", 0, 1e6));
+  s.push_back(choice("prune.scope", {"per_layer", "global"}, "per_layer",
+                     "magnitude pruning: each layer to the sparsity, or one global ranking"));
+  s.push_back(spec("cluster.clusters", ParamKind::Int, "32", "shared weights per layer", 1, 65536));
+  s.push_back(choice("cluster.init", {"kmeans++", "linear", "density"}, "kmeans++",
+                     "centroid initialisation of the cluster step"));
+  s.push_back(spec("cluster.seed", ParamKind::Int, "1", "k-means++ seed"));
+  s.push_back(
+      spec("quantize.bits", ParamKind::Int, "8", "bits of the kmeans and uniform steps", 2, 16));
+  for (ParamSpec& p : s) {
+    if (p.key == "train.epochs") p.default_value = "10";
+    if (p.key == "train.lr") p.default_value = "0.0001";
+  }
+  return s;
+}
+
+CompressPlan read_plan(const PointConfig& pc, const std::string& file) {
+  CompressPlan plan;
+  std::stringstream list(pc.text("compress.steps"));
+  std::string item;
+  std::string valid;
+  for (const CompressStep s :
+       {CompressStep::Prune, CompressStep::Cluster, CompressStep::KMeans, CompressStep::Finetune,
+        CompressStep::Int8, CompressStep::Fp16, CompressStep::Uniform}) {
+    valid += (valid.empty() ? "" : ", ") + std::string(compress_step_name(s));
+  }
+  while (std::getline(list, item, ',')) {
+    const auto first = item.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    const std::string name = item.substr(first, item.find_last_not_of(" \t") - first + 1);
+    if (name == "none" && pc.text("compress.steps").find(',') == std::string::npos) break;
+    const auto step = compress_step_named(name);
+    if (!step) {
+      throw ConfigError(file + ": key 'compress.steps': '" + name +
+                        "' is not a step; valid: " + valid);
+    }
+    plan.steps.push_back(*step);
+  }
+  plan.layers = *compress_layers_named(pc.text("compress.layers"));
+  plan.entropy = pc.text("compress.entropy") == "on";
+  plan.prune_method = *prune_method_named(pc.text("prune.method"));
+  plan.sparsity = pc.real("prune.sparsity");
+  plan.threshold = static_cast<float>(pc.real("prune.threshold"));
+  plan.prune_global = pc.text("prune.scope") == "global";
+  plan.clustering.clusters = pc.count("cluster.clusters");
+  const std::string init = pc.text("cluster.init");
+  plan.clustering.init = init == "linear"    ? ClusterInit::Linear
+                         : init == "density" ? ClusterInit::Density
+                                             : ClusterInit::KMeansPlusPlus;
+  plan.clustering.seed = pc.count("cluster.seed");
+  plan.bits = static_cast<unsigned>(pc.count("quantize.bits"));
+  return plan;
+}
+
+/// `a/b.lsnnc` -> `a/b.finetune.lsnn` (the fine-tuning's model file; its .ckpt etc. follow).
+std::filesystem::path finetune_model_path(const std::filesystem::path& out) {
+  std::filesystem::path p = out;
+  p.replace_extension(".finetune.lsnn");
+  return p;
+}
+
+/// A validated compression scenario with its input model loaded.
+struct CompressConfig {
+  PointConfig pc;
+  CompressPlan plan;
+  json config;  ///< every key with its canonical value
+  std::string fingerprint;
+  std::filesystem::path out;
+  std::string input_path;
+  std::optional<CsiAutoencoder> input;
+};
+
+CompressConfig read_compress_config(const std::string& file, const std::vector<std::string>& sets) {
+  RawConfig raw = read_config_file(file);
+  for (const auto& s : sets) apply_override(raw, s);
+  const Scenario sc = validate(raw, compress_schema());
+  std::map<std::string, std::string> values;
+  json config = json::object();
+  std::string fingerprint;
+  for (const auto& [k, v] : sc.values) {
+    values[k] = v.front();
+    config[k] = v.front();
+    if (!outside_fingerprint(k)) fingerprint += k + "=" + v.front() + "\n";
+  }
+  CompressConfig cc;
+  cc.pc = PointConfig(values);
+  cc.config = config;
+  cc.fingerprint = fingerprint;
+  cc.plan = read_plan(cc.pc, file);
+  try {
+    validate_compress_plan(cc.plan);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(file + ": key 'compress.steps': " + e.what());
+  }
+  cc.out = cc.pc.text("run.model");
+  if (cc.out.empty()) throw ConfigError(file + ": run.model is empty");
+  cc.input_path = cc.pc.text("compress.model");
+  try {
+    cc.input.emplace(CsiAutoencoder::load(cc.input_path));
+  } catch (const ModelFileError& e) {
+    throw ConfigError(file + ": key 'compress.model': " + e.what());
+  }
+  return cc;
+}
+
+}  // namespace
 
 int cmd_validate_training(const std::vector<std::string>& args) {
   po::options_description opts("usage: linksim validate TRAINING_FILE [--set key=value ...]");
@@ -415,6 +559,15 @@ int cmd_validate_training(const std::vector<std::string>& args) {
     return 0;
   }
   const std::string file = cli::required_positional(p, "FILE", "validate");
+  const RawConfig raw = read_config_file(file);
+  if (std::any_of(raw.entries.begin(), raw.entries.end(),
+                  [](const auto& e) { return e.first.rfind("compress.", 0) == 0; })) {
+    const CompressConfig cc = read_compress_config(file, sets);
+    std::cout << file << ": OK, compression scenario: " << cc.pc.text("compress.steps") << " of "
+              << cc.input_path << " (" << arch_name(cc.input->arch()) << " at CR " << cc.input->cr()
+              << ") -> " << cc.out.string() << "\n";
+    return 0;
+  }
   const TrainConfig tc = read_train_config(file, sets);
   const PointConfig& pc = tc.pc;
   std::cout << file << ": OK, training scenario: " << arch_name(tc.job.arch) << " at CR "
@@ -465,103 +618,6 @@ int cmd_model_info(const std::vector<std::string>& args) {
   }
 }
 
-namespace {
-
-/// The keys of a compression scenario: [compress], [prune], [cluster], [quantize], and the
-/// training keys ([data], [train], [run]) that drive a finetune step. The architecture and CR
-/// come from the input model.
-std::vector<ParamSpec> compress_schema() {
-  std::vector<ParamSpec> s;
-  for (ParamSpec& p : train_schema()) {
-    if (p.key.rfind("model.", 0) == 0) continue;
-    if (p.key == "run.model") {
-      p.doc =
-          "output: the compact model file (.lsnnc); a finetune step keeps its checkpoint, "
-          "log and best network next to it (.finetune.*)";
-    }
-    s.push_back(std::move(p));
-  }
-  ParamSpec input = spec("compress.model", ParamKind::Text, "", "the model to compress (.lsnn)");
-  input.required = true;
-  s.push_back(input);
-  ParamSpec steps = spec("compress.steps", ParamKind::Text, "",
-                         "comma list, in order: prune, cluster, kmeans, finetune, int8, fp16, "
-                         "uniform (e.g. prune, finetune, int8)");
-  steps.required = true;
-  s.push_back(steps);
-  s.push_back(choice("compress.layers", {"dense", "all_except_first_and_last", "all"}, "dense",
-                     "which weights the steps compress (dense: the fully connected layers)"));
-  s.push_back(choice("compress.entropy", {"off", "on"}, "off",
-                     "Huffman-code the stored sections where that is smaller"));
-  s.push_back(choice("prune.method", {"magnitude", "threshold", "rows", "blocks4x1", "2:4"},
-                     "magnitude", "pruning criterion"));
-  s.push_back(spec("prune.sparsity", ParamKind::Real, "0.5",
-                   "fraction of each layer's weights pruned (magnitude, rows, blocks4x1)", 0,
-                   0.999));
-  s.push_back(spec("prune.threshold", ParamKind::Real, "0.05",
-                   "threshold pruning: |w| below it is pruned", 0, 1e6));
-  s.push_back(choice("prune.scope", {"per_layer", "global"}, "per_layer",
-                     "magnitude pruning: each layer to the sparsity, or one global ranking"));
-  s.push_back(spec("cluster.clusters", ParamKind::Int, "32", "shared weights per layer", 1, 65536));
-  s.push_back(choice("cluster.init", {"kmeans++", "linear", "density"}, "kmeans++",
-                     "centroid initialisation of the cluster step"));
-  s.push_back(spec("cluster.seed", ParamKind::Int, "1", "k-means++ seed"));
-  s.push_back(
-      spec("quantize.bits", ParamKind::Int, "8", "bits of the kmeans and uniform steps", 2, 16));
-  for (ParamSpec& p : s) {
-    if (p.key == "train.epochs") p.default_value = "10";
-    if (p.key == "train.lr") p.default_value = "0.0001";
-  }
-  return s;
-}
-
-CompressPlan read_plan(const PointConfig& pc, const std::string& file) {
-  CompressPlan plan;
-  std::stringstream list(pc.text("compress.steps"));
-  std::string item;
-  std::string valid;
-  for (const CompressStep s :
-       {CompressStep::Prune, CompressStep::Cluster, CompressStep::KMeans, CompressStep::Finetune,
-        CompressStep::Int8, CompressStep::Fp16, CompressStep::Uniform}) {
-    valid += (valid.empty() ? "" : ", ") + std::string(compress_step_name(s));
-  }
-  while (std::getline(list, item, ',')) {
-    const auto first = item.find_first_not_of(" \t");
-    if (first == std::string::npos) continue;
-    const std::string name = item.substr(first, item.find_last_not_of(" \t") - first + 1);
-    const auto step = compress_step_named(name);
-    if (!step) {
-      throw ConfigError(file + ": key 'compress.steps': '" + name +
-                        "' is not a step; valid: " + valid);
-    }
-    plan.steps.push_back(*step);
-  }
-  if (plan.steps.empty()) throw ConfigError(file + ": key 'compress.steps': no steps");
-  plan.layers = *compress_layers_named(pc.text("compress.layers"));
-  plan.entropy = pc.text("compress.entropy") == "on";
-  plan.prune_method = *prune_method_named(pc.text("prune.method"));
-  plan.sparsity = pc.real("prune.sparsity");
-  plan.threshold = static_cast<float>(pc.real("prune.threshold"));
-  plan.prune_global = pc.text("prune.scope") == "global";
-  plan.clustering.clusters = pc.count("cluster.clusters");
-  const std::string init = pc.text("cluster.init");
-  plan.clustering.init = init == "linear"    ? ClusterInit::Linear
-                         : init == "density" ? ClusterInit::Density
-                                             : ClusterInit::KMeansPlusPlus;
-  plan.clustering.seed = pc.count("cluster.seed");
-  plan.bits = static_cast<unsigned>(pc.count("quantize.bits"));
-  return plan;
-}
-
-/// `a/b.lsnnc` -> `a/b.finetune.lsnn` (the fine-tuning's model file; its .ckpt etc. follow).
-std::filesystem::path finetune_model_path(const std::filesystem::path& out) {
-  std::filesystem::path p = out;
-  p.replace_extension(".finetune.lsnn");
-  return p;
-}
-
-}  // namespace
-
 int cmd_compress(const std::vector<std::string>& args) {
   po::options_description opts(
       "usage: linksim compress FILE.ini [options]\n\n"
@@ -592,28 +648,14 @@ int cmd_compress(const std::vector<std::string>& args) {
   if (p.vm.count("threads")) {
     all_sets.push_back("run.threads=" + std::to_string(p.vm["threads"].as<long long>()));
   }
-  RawConfig raw = read_config_file(file);
-  for (const auto& s : all_sets) apply_override(raw, s);
-  const Scenario sc = validate(raw, compress_schema());
-  std::map<std::string, std::string> values;
-  json config = json::object();
-  std::string fingerprint;
-  for (const auto& [k, v] : sc.values) {
-    values[k] = v.front();
-    config[k] = v.front();
-    if (!outside_fingerprint(k)) fingerprint += k + "=" + v.front() + "\n";
-  }
-  const PointConfig pc(values);
-  const CompressPlan plan = read_plan(pc, file);
-  const std::filesystem::path out = pc.text("run.model");
-  if (out.empty()) throw ConfigError(file + ": run.model is empty");
-  const std::string input_path = pc.text("compress.model");
-  std::optional<CsiAutoencoder> input;
-  try {
-    input.emplace(CsiAutoencoder::load(input_path));
-  } catch (const ModelFileError& e) {
-    throw ConfigError(file + ": key 'compress.model': " + e.what());
-  }
+  const CompressConfig cc = read_compress_config(file, all_sets);
+  const PointConfig& pc = cc.pc;
+  const CompressPlan& plan = cc.plan;
+  const json& config = cc.config;
+  const std::string& fingerprint = cc.fingerprint;
+  const std::filesystem::path& out = cc.out;
+  const std::string& input_path = cc.input_path;
+  const std::optional<CsiAutoencoder>& input = cc.input;
   unsigned threads = static_cast<unsigned>(pc.count("run.threads"));
   if (threads == 0) threads = hardware_threads();
   tune_allocator();

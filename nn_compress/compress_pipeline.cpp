@@ -151,8 +151,9 @@ void prune(std::vector<Target>& targets, const CompressPlan& plan) {
   }
 }
 
-void check_plan(const CompressPlan& plan, const FineTuneFn& finetune) {
-  if (plan.steps.empty()) throw std::invalid_argument("compression: no steps");
+}  // namespace
+
+void validate_compress_plan(const CompressPlan& plan) {
   if (plan.sparsity < 0 || plan.sparsity >= 1) {
     throw std::invalid_argument("compression: sparsity must be in [0, 1)");
   }
@@ -161,7 +162,6 @@ void check_plan(const CompressPlan& plan, const FineTuneFn& finetune) {
     const std::string name(compress_step_name(s));
     switch (s) {
       case CompressStep::Finetune:
-        if (!finetune) throw std::invalid_argument("compression: finetune needs training data");
         break;
       case CompressStep::Cluster:
       case CompressStep::KMeans:
@@ -193,8 +193,6 @@ void check_plan(const CompressPlan& plan, const FineTuneFn& finetune) {
   }
 }
 
-}  // namespace
-
 std::string_view compress_step_name(CompressStep s) {
   return name_of(kSteps, s);
 }
@@ -216,7 +214,11 @@ std::optional<CompressLayers> compress_layers_named(std::string_view name) {
 
 CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPlan& plan,
                                    const FineTuneFn& finetune, const std::string& recipe_json) {
-  check_plan(plan, finetune);
+  validate_compress_plan(plan);
+  if (!finetune &&
+      std::find(plan.steps.begin(), plan.steps.end(), CompressStep::Finetune) != plan.steps.end()) {
+    throw std::invalid_argument("compression: a finetune step needs training (no callback given)");
+  }
   const json recipe = json::parse(recipe_json, nullptr, /*allow_exceptions=*/false);
   if (!recipe.is_object()) throw std::invalid_argument("compression recipe: not a JSON object");
   std::vector<NamedArray> arrays = input.state();

@@ -94,6 +94,11 @@ struct CompressOutcome {
   double sparsity = 0;  ///< pruned fraction over the compressed weights
 };
 
+/// No steps is valid: every array stored as dense float32 (the "original" row of a table).
+/// Throws std::invalid_argument naming the problem: a cluster / kmeans step after a
+/// value coding step, two of int8 / fp16 / uniform, sparsity outside [0, 1), bits outside 2..16.
+void validate_compress_plan(const CompressPlan& plan);
+
 /// Runs the plan on a copy of `input`'s weights. `recipe_json` (a JSON object: the input file,
 /// the command, the configuration, the git revision) is stored in the compression record.
 /// Throws std::invalid_argument for a bad plan (no steps, finetune without a callback, a value

@@ -410,7 +410,7 @@ BOOST_AUTO_TEST_CASE(shipped_scenarios_validate_and_list) {
   // Shipped scenarios name shipped models relative to the repository root, where users run them.
   const fs::path root = fs::path(LINKSIM_SCENARIOS_DIR).parent_path();
   std::vector<std::vector<std::string>> validations;
-  for (const auto& e : fs::directory_iterator(LINKSIM_SCENARIOS_DIR)) {
+  for (const auto& e : fs::recursive_directory_iterator(LINKSIM_SCENARIOS_DIR)) {
     if (e.path().extension() == ".ini") validations.push_back({"validate", e.path().string()});
   }
   BOOST_TEST(validations.size() >= 3U);

@@ -195,7 +195,14 @@ BOOST_AUTO_TEST_CASE(bad_plans_are_refused) {
     p.steps = std::move(steps);
     return p;
   };
-  BOOST_CHECK_THROW(compress_csi_model(model, plan_of({}), {}, "{}"), std::invalid_argument);
+  // No steps is a plain conversion: every array dense fp32, values unchanged.
+  const CompressOutcome same = compress_csi_model(model, plan_of({}), {}, "{}");
+  const std::vector<NamedArray> original = model.state();
+  BOOST_TEST_REQUIRE(same.compact.layers.size() == original.size());
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    BOOST_TEST((same.compact.layers[i].array.values == original[i].values));
+    BOOST_TEST((same.compact.layers[i].encoding.coding == ValueCoding::Float32));
+  }
   BOOST_CHECK_THROW(
       compress_csi_model(model, plan_of({CompressStep::Int8, CompressStep::Fp16}), {}, "{}"),
       std::invalid_argument);
