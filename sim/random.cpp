@@ -343,40 +343,46 @@ void RandomStream::add_normal(std::span<double> y, std::span<const double> x, do
     throw std::invalid_argument("add_normal: " + std::to_string(y.size()) + " outputs for " +
                                 std::to_string(x.size()) + " inputs");
   }
-  // Chunks of kMaxMisses samples (one xoshiro round gives 16 words of 32 bits): the fast path
-  // over the whole chunk, then the 1.5% of draws that missed it, in order (the same order on
-  // every instruction set), together and with few mispredicted branches.
-  constexpr std::size_t kSamples = kMaxMisses;
+  // Chunks of kSamples samples (one xoshiro round gives 16 words of 32 bits) on the fast path;
+  // the 1.5% of draws that missed it are listed, in order (the same order on every instruction
+  // set), and finished together, with few mispredicted branches, when the list could not take
+  // another chunk's or at the end: usually once per call.
+  constexpr std::size_t kSamples = 512;
+  constexpr std::size_t kMaxSpan = std::size_t{1} << 31;  // samples a list may span (32-bit index)
   alignas(64) std::array<std::uint64_t, kSamples / 2> words;
   std::array<std::uint64_t, kSamples / 64> miss_bits;
-  std::array<std::uint32_t, kSamples> miss_index, miss_word;
+  std::array<std::uint32_t, kMaxMisses> miss_index, miss_word;
   const detail::Zig32Entry* table = zig32_table(stddev);
-  std::size_t done = 0;
+  std::size_t done = 0, base = 0, n_misses = 0;  // the list's samples start at `base`
   while (done < y.size()) {
     const std::size_t n = std::min(kSamples, y.size() - done);
     zig32_add(s_, words.data(), x.data() + done, y.data() + done, n, table, miss_bits.data());
-    // Miss bits to a list: first the blocks that have misses (61% do), without branches, then
-    // their bits, the first one without a branch (40% of those blocks have a second).
+    // Miss bits to the list: first the blocks that have misses (61% do), without branches, then
+    // their bits (40% of those blocks have a second).
     std::array<std::uint8_t, kSamples / 64> hit;
     std::size_t n_hit = 0;
     for (std::size_t b = 0; b * 64 < n; ++b) {
       hit[n_hit] = static_cast<std::uint8_t>(b);
       n_hit += miss_bits[b] != 0 ? 1 : 0;
     }
-    std::size_t n_misses = 0;
+    const auto offset = static_cast<std::uint32_t>(done - base);
     for (std::size_t h = 0; h < n_hit; ++h) {
       const std::size_t b = hit[h];
       std::uint64_t m = miss_bits[b];
       do {
         const auto j = static_cast<std::uint32_t>(64 * b + std::countr_zero(m));
-        miss_index[n_misses] = j;
+        miss_index[n_misses] = offset + j;
         miss_word[n_misses++] = word32(words.data(), j);
         m &= m - 1;
       } while (m != 0);
     }
-    finish_misses(y.subspan(done, n), x.subspan(done, n), stddev, table, miss_index.data(),
-                  miss_word.data(), n_misses);
     done += n;
+    if (done == y.size() || n_misses > kMaxMisses - kSamples || done - base >= kMaxSpan) {
+      finish_misses(y.subspan(base, done - base), x.subspan(base, done - base), stddev, table,
+                    miss_index.data(), miss_word.data(), n_misses);
+      base = done;
+      n_misses = 0;
+    }
   }
 }
 

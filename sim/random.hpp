@@ -63,7 +63,7 @@ class RandomStream {
   void refill();
   /// The ziggurat's slow path (wedges, tail, retries) for a word that missed the fast path.
   double normal_slow(std::uint64_t word);
-  /// Samples per chunk of add_normal, so at most this many misses at a time.
+  /// The most misses add_normal finishes at a time.
   static constexpr std::size_t kMaxMisses = 2048;
   /// Finishes the m draws of add_normal that missed the fast path: index[k] is the sample (in
   /// y, x) of miss k, word[k] its 32-bit word; both arrays are reused as scratch.
