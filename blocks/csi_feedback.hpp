@@ -16,6 +16,15 @@ namespace linksim {
 
 /// One CSI feedback scheme. Implementations are immutable after construction and may serve
 /// several threads at once.
+/// What runs a feedback block and what it stores (result fields backend, size_bytes, sparsity,
+/// bits). Classical CS blocks: backend "armadillo", nothing stored.
+struct CsiFeedbackInfo {
+  std::string backend = "armadillo";  ///< e.g. "torch", "int8" (NN inference backend)
+  std::uint64_t model_bytes = 0;      ///< size of the model file on disk (NN blocks)
+  double sparsity = 0.0;              ///< fraction of the compressed weights that are zero
+  unsigned weight_bits = 0;           ///< bits per stored weight value (32 for fp32; 0: none)
+};
+
 class CsiFeedback {
  public:
   virtual ~CsiFeedback() = default;
@@ -28,6 +37,7 @@ class CsiFeedback {
   virtual arma::mat decode(const arma::mat& feedback) const = 0;
   /// Real feedback values per sample, M.
   virtual std::size_t feedback_values() const = 0;
+  virtual CsiFeedbackInfo info() const { return {}; }
 };
 
 /// Settings of classical compressive-sensing feedback.

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -99,8 +100,19 @@ PointRecord run_csi_point(const PointConfig& point, const CsiTestSet& data, std:
   const auto t0 = std::chrono::steady_clock::now();
   const std::size_t rows = data.h_ad.n_rows, nt = data.h_ad.n_cols, n = data.h_ad.n_slices;
   const std::size_t nc = data.subcarriers;
-  // NN blocks run one LibTorch thread per worker: our workers share out the samples.
+  // NN blocks run one thread per call: our workers share out the samples, each with its own
+  // copy of an NN block (inference objects serialise their calls); CS blocks are shared.
   const std::unique_ptr<CsiFeedback> feedback = build_csi_feedback(point, 2 * rows * nt, 1);
+  const CsiFeedbackInfo info = feedback->info();
+  const bool own_copies = info.backend != CsiFeedbackInfo{}.backend;
+  PointConfig copy_point = point;
+  copy_point.set("csi.backend", info.backend);  // Auto's choice, not a new measurement
+  const auto block_for = [&](std::vector<std::unique_ptr<CsiFeedback>>& copies,
+                             unsigned w) -> const CsiFeedback& {
+    if (w == 0 || !own_copies) return *feedback;
+    if (!copies[w]) copies[w] = build_csi_feedback(copy_point, 2 * rows * nt, 1);
+    return *copies[w];
+  };
   const std::size_t batch = std::max<std::uint64_t>(1, point.count("csi.batch"));
   const std::size_t symbols = point.count("csi.symbols_per_subcarrier");
 
@@ -117,6 +129,7 @@ PointRecord run_csi_point(const PointConfig& point, const CsiTestSet& data, std:
   const int blas_threads = single_blas ? omp_get_max_threads() : 1;
 
   std::vector<SampleResult> results(n);
+  std::vector<std::unique_ptr<CsiFeedback>> copies(threads);
   const std::vector<std::string> stages = {"encoder", "reconstruction"};
   std::vector<LatencyRecorder> recorders(threads, LatencyRecorder(stages));
   std::atomic<std::size_t> next{0};
@@ -125,6 +138,7 @@ PointRecord run_csi_point(const PointConfig& point, const CsiTestSet& data, std:
   const auto work = [&](unsigned w) {
     if (single_blas) omp_set_num_threads(1);
     try {
+      const CsiFeedback& block = block_for(copies, w);
       for (std::size_t start = next.fetch_add(batch); start < n && !failed;
            start = next.fetch_add(batch)) {
         const std::size_t count = std::min(batch, n - start);
@@ -133,11 +147,11 @@ PointRecord run_csi_point(const PointConfig& point, const CsiTestSet& data, std:
         arma::mat y, x_hat;
         {
           const StageTimer timer(recorders[w], 0);
-          y = feedback->encode(x);
+          y = block.encode(x);
         }
         {
           const StageTimer timer(recorders[w], 1);
-          x_hat = feedback->decode(y);
+          x_hat = block.decode(y);
         }
         for (std::size_t b = 0; b < count; ++b) {
           const std::size_t i = start + b;
@@ -161,10 +175,35 @@ PointRecord run_csi_point(const PointConfig& point, const CsiTestSet& data, std:
       if (!failed.exchange(true)) failure = std::current_exception();
     }
   };
-  std::vector<std::thread> pool;
-  for (unsigned w = 1; w < threads; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (auto& t : pool) t.join();
+  const auto run_workers = [&](const std::function<void(unsigned)>& job) {
+    std::vector<std::thread> pool;
+    for (unsigned w = 1; w < threads; ++w) pool.emplace_back(job, w);
+    job(0);
+    for (auto& t : pool) t.join();
+  };
+  run_workers(work);
+  // Batched throughput: every worker encodes and reconstructs one batch of up to
+  // kBatchedSamples samples at once.
+  const std::size_t per_worker = std::min(kBatchedSamples, (n + threads - 1) / threads);
+  const auto t_batched = std::chrono::steady_clock::now();
+  std::atomic<std::size_t> batched_done{0};
+  run_workers([&](unsigned w) {
+    if (single_blas) omp_set_num_threads(1);
+    const std::size_t first = std::min(n, w * per_worker);
+    const std::size_t count = std::min(per_worker, n - first);
+    if (count == 0 || failed) return;
+    try {
+      arma::mat x(2 * rows * nt, count);
+      for (std::size_t b = 0; b < count; ++b) x.col(b) = flatten_csi(data.h_ad.slice(first + b));
+      const CsiFeedback& block = block_for(copies, w);
+      static_cast<void>(block.decode(block.encode(x)));
+      batched_done += count;
+    } catch (...) {
+      if (!failed.exchange(true)) failure = std::current_exception();
+    }
+  });
+  const double batched_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_batched).count();
   if (single_blas) omp_set_num_threads(blas_threads);
   if (failure) std::rethrow_exception(failure);
 
@@ -173,6 +212,12 @@ PointRecord run_csi_point(const PointConfig& point, const CsiTestSet& data, std:
   m.cr = point.count("csi.cr");
   m.feedback_values = feedback->feedback_values();
   m.samples = n;
+  m.throughput_samples_per_s = static_cast<double>(batched_done) / std::max(batched_s, 1e-9);
+  m.variant = point.text("csi.variant");
+  m.backend = info.backend;
+  m.size_bytes = info.model_bytes;
+  m.sparsity = info.sparsity;
+  m.bits = info.weight_bits;
   double sum = 0, sumsq = 0, rho = 0, rho_full = 0, expected = 0, expected_perfect = 0;
   for (const SampleResult& r : results) {
     sum += r.nmse_ratio;

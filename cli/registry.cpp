@@ -5,6 +5,7 @@
 #include "blocks/blocks.hpp"
 #include "channels/channels.hpp"
 #include "channels/cost2100.hpp"
+#include "nn_compress/inference.hpp"
 #include "nn_compress/nn_feedback.hpp"
 #include "sim/theory.hpp"
 
@@ -221,8 +222,22 @@ std::vector<ParamSpec> make_schema() {
   ParamSpec model;
   model.key = "csi.model";
   model.kind = ParamKind::Text;
-  model.doc = "model file of an NN method (linksim train); '{cr}' in it stands for csi.cr";
+  model.doc =
+      "model file of an NN method (linksim train or compress); '{cr}' in it stands for csi.cr, "
+      "'{variant}' for csi.variant";
   s.push_back(model);
+  ParamSpec variant;
+  variant.key = "csi.variant";
+  variant.kind = ParamKind::Text;
+  variant.doc =
+      "name of a compressed model variant, put into csi.model's '{variant}' (a list "
+      "sweeps it: original, quantized, pruned, ...)";
+  s.push_back(variant);
+  std::vector<std::string> backends;
+  for (const InferenceBackend b : kInferenceBackends) backends.emplace_back(backend_name(b));
+  s.push_back(choice("csi.backend", backends, "torch",
+                     "inference backend of an NN method (auto: the fastest measured here that "
+                     "matches torch)"));
   s.push_back(number("csi.cr", ParamKind::Int, "4", 1, 2048,
                      "compression ratio 1/cr: M = floor(2048 / cr) fed-back real values"));
   s.push_back(choice("csi.sensing", names_in(kSensings), "gaussian", "CS sensing matrix"));
@@ -242,7 +257,8 @@ std::vector<ParamSpec> make_schema() {
       continue;
     }
     const bool setting = spec.key.rfind("stop.", 0) == 0 || spec.key.rfind("run.", 0) == 0 ||
-                         spec.key == "sweep.snr" || spec.key == "link.source";
+                         spec.key == "sweep.snr" || spec.key == "link.source" ||
+                         spec.key == "name" || spec.key == "description";
     spec.sweepable = !setting;
   }
   for (const auto& b : block_catalog()) {
@@ -371,10 +387,14 @@ std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::s
     case FeedbackMethod::CrNet:
     case FeedbackMethod::ConvCsiNet:
     case FeedbackMethod::ConvSquCsiNet: {
-      // "{cr}" in the file name stands for the point's CR, so one line serves a CR sweep.
+      // "{cr}" and "{variant}" in the file name stand for the point's CR and variant, so one
+      // line serves a sweep.
       std::string file = point.text("csi.model");
-      for (auto at = file.find("{cr}"); at != std::string::npos; at = file.find("{cr}")) {
-        file.replace(at, 4, point.text("csi.cr"));
+      for (const auto& [tag, key] :
+           {std::pair<std::string, std::string>{"{cr}", "csi.cr"}, {"{variant}", "csi.variant"}}) {
+        for (auto at = file.find(tag); at != std::string::npos; at = file.find(tag)) {
+          file.replace(at, tag.size(), point.text(key));
+        }
       }
       if (file.empty()) {
         throw ConfigError("key 'csi.model': method '" + point.text("csi.method") +
@@ -382,9 +402,11 @@ std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::s
       }
       std::unique_ptr<CsiFeedback> nn;
       try {
-        nn = make_nn_feedback(file, threads);
+        nn = make_nn_feedback(file, *inference_backend_named(point.text("csi.backend")), threads);
       } catch (const ModelFileError& e) {
         throw ConfigError("key 'csi.model': " + std::string(e.what()));
+      } catch (const std::invalid_argument& e) {
+        throw ConfigError("key 'csi.backend': " + std::string(e.what()));
       }
       if (nn->name() != point.text("csi.method")) {
         throw ConfigError("key 'csi.model': " + file + " holds a " + nn->name() + " model, not " +

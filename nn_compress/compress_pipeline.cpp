@@ -382,6 +382,29 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
     out.compact.layers.push_back(std::move(layer));
   }
   out.sparsity = values > 0 ? static_cast<double>(zeros) / static_cast<double>(values) : 0.0;
+  // Bits per stored value of the compressed weights (the widest layer's).
+  unsigned weight_bits = 32;
+  if (!targets.empty()) weight_bits = 0;
+  for (const Target& t : targets) {
+    unsigned b = 32;
+    switch (t.encoding.coding) {
+      case ValueCoding::Float32:
+        break;
+      case ValueCoding::Float16:
+        b = 16;
+        break;
+      case ValueCoding::Int8Rows:
+        b = 8;
+        break;
+      case ValueCoding::UniformBits:
+        b = t.encoding.bits;
+        break;
+      case ValueCoding::Clustered:
+        b = index_bits(t.tied->codebook.size());
+        break;
+    }
+    weight_bits = std::max(weight_bits, b);
+  }
 
   CsiAutoencoder model = CsiAutoencoder::with_state(input, arrays);
   json record = {{"recipe", recipe},
@@ -390,6 +413,7 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
                  {"steps", steps},
                  {"entropy_coding", plan.entropy},
                  {"sparsity", out.sparsity},
+                 {"weight_bits", weight_bits},
                  {"layers", layers}};
   model.set_compression_record(record.dump());
   out.compact.metadata_json = model.metadata_json();

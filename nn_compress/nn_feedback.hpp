@@ -4,7 +4,8 @@
 //
 // Shapes: encode x [2048 x B] (raw-scale flatten_csi samples) -> feedback [M + 1 x B] (M code
 // values, then the per-sample scale s as one float32); decode feedback [M + 1 x B] -> x_hat
-// [2048 x B] at the input's scale. feedback_values() = M + 1.
+// [2048 x B] at the input's scale. feedback_values() = M + 1. The network runs on one of the
+// inference backends of nn_compress/inference.hpp (torch, xnnpack, int8, ...).
 #pragma once
 
 #include <filesystem>
@@ -12,26 +13,36 @@
 
 #include "blocks/csi_feedback.hpp"
 #include "nn_compress/csi_autoencoder.hpp"
+#include "nn_compress/inference.hpp"
 
 namespace linksim {
 
 class NnCsiFeedback final : public CsiFeedback {
  public:
-  explicit NnCsiFeedback(CsiAutoencoder model);
+  /// `inference` runs `model` (make_csi_inference); `model_bytes` is the model file's size.
+  NnCsiFeedback(CsiAutoencoder model, std::unique_ptr<CsiInference> inference,
+                std::uint64_t model_bytes);
   /// The architecture's scenario name ("csinet", "crnet", ...).
   std::string name() const override;
   arma::mat encode(const arma::mat& x) const override;
   arma::mat decode(const arma::mat& feedback) const override;
   std::size_t feedback_values() const override;
+  /// The backend that runs (Auto's choice), the file size, and from the model's compression
+  /// record the sparsity and bits of its compressed weights (0 and 32 when uncompressed).
+  CsiFeedbackInfo info() const override;
   const CsiAutoencoder& model() const { return model_; }
 
  private:
   CsiAutoencoder model_;
+  std::unique_ptr<CsiInference> inference_;
+  CsiFeedbackInfo info_;
 };
 
-/// Loads a model file written by `linksim train` and sets LibTorch's intra-op thread count to
-/// `threads` (process-wide; 0 = all cores). Throws ModelFileError (exit code 2 in the CLI) for a
-/// missing, corrupt or mismatched file.
-std::unique_ptr<CsiFeedback> make_nn_feedback(const std::filesystem::path& model, unsigned threads);
+/// Loads a model file written by `linksim train` or `linksim compress` and runs it on `backend`
+/// with `threads` threads per call (0 = all cores; LibTorch's count is process-wide). Throws
+/// ModelFileError (exit code 2 in the CLI) for a missing, corrupt or mismatched file, and
+/// std::invalid_argument for a backend that cannot run the architecture.
+std::unique_ptr<CsiFeedback> make_nn_feedback(const std::filesystem::path& model,
+                                              InferenceBackend backend, unsigned threads);
 
 }  // namespace linksim

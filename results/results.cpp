@@ -85,6 +85,12 @@ Json point_to_json(const PointRecord& p) {
     j["latency_batched_us_per_sample"] = {{"samples", m.batched_samples},
                                           {"encoder", m.batched_encoder_us},
                                           {"reconstruction", m.batched_reconstruction_us}};
+    j["throughput_samples_per_s"] = m.throughput_samples_per_s;
+    j["variant"] = m.variant;
+    j["backend"] = m.backend;
+    j["size_bytes"] = m.size_bytes;
+    j["sparsity"] = m.sparsity;
+    j["weight_bits"] = m.bits;  // "bits" is the downlink bit count
     j["perfect_csi_counts"] = {{"bits", q.bits},
                                {"bit_errors", q.bit_errors},
                                {"bit_errors_sumsq", q.bit_errors_sumsq},
@@ -136,6 +142,12 @@ PointRecord point_from_json(const Json& j) {
       m.batched_encoder_us = b.at("encoder").get<double>();
       m.batched_reconstruction_us = b.at("reconstruction").get<double>();
     }
+    m.throughput_samples_per_s = j.value("throughput_samples_per_s", 0.0);
+    m.variant = j.value("variant", "");
+    m.backend = j.value("backend", "");
+    m.size_bytes = j.value("size_bytes", std::uint64_t{0});
+    m.sparsity = j.value("sparsity", 0.0);
+    m.bits = j.value("weight_bits", 0U);
     const Json& q = j.at("perfect_csi_counts");
     m.perfect.bits = q.at("bits").get<std::uint64_t>();
     m.perfect.bit_errors = q.at("bit_errors").get<std::uint64_t>();
@@ -273,7 +285,8 @@ std::string csi_csv(const RunRecord& run) {
          "rho_full_grid,esn0_db,bits,bit_errors,ber,ber_ci95_low,ber_ci95_high,ber_expected,"
          "ber_perfect_csi,ber_perfect_csi_ci95_low,ber_perfect_csi_ci95_high,encoder_p50_us,"
          "reconstruction_p50_us,batched_samples,batched_encoder_us_per_sample,"
-         "batched_reconstruction_us_per_sample,wall_s\n";
+         "batched_reconstruction_us_per_sample,throughput_samples_per_s,variant,backend,"
+         "size_bytes,sparsity,weight_bits,encoder_p99_us,reconstruction_p99_us,wall_s\n";
   for (const PointRecord* p : csi_rows(run)) {
     const CsiPointMetrics& m = *p->csi;
     const Counts& c = p->result.counts;
@@ -293,7 +306,11 @@ std::string csi_csv(const RunRecord& run) {
         << ',' << fmt("%.6e", plo) << ',' << fmt("%.6e", phi) << ','
         << (enc ? fmt("%.2f", enc->p50_us) : "") << ',' << (dec ? fmt("%.2f", dec->p50_us) : "")
         << ',' << m.batched_samples << ',' << fmt("%.3f", m.batched_encoder_us) << ','
-        << fmt("%.3f", m.batched_reconstruction_us) << ',' << fmt("%.3f", p->result.wall_s) << '\n';
+        << fmt("%.3f", m.batched_reconstruction_us) << ','
+        << fmt("%.1f", m.throughput_samples_per_s) << ',' << m.variant << ',' << m.backend << ','
+        << m.size_bytes << ',' << fmt("%.4f", m.sparsity) << ',' << m.bits << ','
+        << (enc ? fmt("%.2f", enc->p99_us) : "") << ',' << (dec ? fmt("%.2f", dec->p99_us) : "")
+        << ',' << fmt("%.3f", p->result.wall_s) << '\n';
   }
   return out.str();
 }
@@ -335,6 +352,55 @@ std::string csi_table(const RunRecord& run) {
   return out.str();
 }
 
+/// Seed 000's Table I layout for runs that sweep csi.variant or csi.backend: per CR, each model
+/// variant on each backend with its size on disk, sparsity, bits, batch-1 latency (encoder +
+/// reconstruction per sample), batched throughput and NMSE (rho); size and latency also as
+/// ratios to the CR's "original" variant on torch, measured in the same run.
+std::string csi_compression_table(const RunRecord& run) {
+  const bool swept = std::any_of(run.axes.begin(), run.axes.end(), [](const std::string& a) {
+    return a == "csi.variant" || a == "csi.backend";
+  });
+  if (!swept) return "";
+  std::ostringstream out;
+  out << "\n### Compressed models (seed 000, Table I layout)\n\n"
+         "Size: the model file on disk. Latency: batch 1, one thread per call, encoder + "
+         "reconstruction per sample (p50 / p99). Throughput: batches of up to 200 on every "
+         "worker at once. Ratios against the same CR's `original` on `torch`, from this run.\n\n"
+         "| CR | Variant | Backend | Size (MB) | Smaller | Sparsity | Bits | Latency p50 / p99 "
+         "(µs) | Faster | Throughput (samples/s) | NMSE dB (rho) |\n"
+         "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  const auto latency = [](const PointRecord& p, bool p99) {
+    const LatencySummary* e = find_stage(p, "encoder");
+    const LatencySummary* d = find_stage(p, "reconstruction");
+    if (!e || !d) return 0.0;
+    return p99 ? e->p99_us + d->p99_us : e->p50_us + d->p50_us;
+  };
+  for (const PointRecord* p : csi_rows(run)) {
+    const CsiPointMetrics& m = *p->csi;
+    const PointRecord* base = nullptr;
+    for (const auto& q : run.points) {
+      if (q.csi && q.csi->cr == m.cr && q.csi->variant == "original" && q.csi->backend == "torch") {
+        base = &q;
+      }
+    }
+    const auto ratio = [](double num, double den, const char* f) {
+      return den > 0 && num > 0 ? fmt(f, num / den) : std::string("-");
+    };
+    out << "| 1/" << m.cr << " | " << (m.variant.empty() ? m.method : m.variant) << " | "
+        << m.backend << " | " << fmt("%.3f", static_cast<double>(m.size_bytes) / 1e6) << " | "
+        << (base && m.size_bytes > 0
+                ? fmt("%.1f%%", 100.0 * (1.0 - static_cast<double>(m.size_bytes) /
+                                                   static_cast<double>(base->csi->size_bytes)))
+                : std::string("-"))
+        << " | " << fmt("%.2f", m.sparsity) << " | " << m.bits << " | "
+        << fmt("%.0f", latency(*p, false)) << " / " << fmt("%.0f", latency(*p, true)) << " | "
+        << (base ? ratio(latency(*base, false), latency(*p, false), "%.2fx") : "-") << " | "
+        << fmt("%.0f", m.throughput_samples_per_s) << " | " << fmt("%.2f", m.nmse_db) << " ("
+        << fmt("%.2f", m.rho) << ") |\n";
+  }
+  return out.str();
+}
+
 std::string csi_summary_markdown(const RunRecord& run) {
   std::ostringstream out;
   out << summary_header(run);
@@ -348,7 +414,7 @@ std::string csi_summary_markdown(const RunRecord& run) {
          "every subcarrier of the MRT downlink beamformed from the fed-back CSI, at the "
          "scenario's Es/N0 per antenna, next to MRT with perfect CSI (same bits and noise). "
          "Latency: per block call (batch in the config).\n\n";
-  out << csi_table(run);
+  out << csi_table(run) << csi_compression_table(run);
   return out.str();
 }
 }  // namespace

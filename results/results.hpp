@@ -33,6 +33,14 @@ struct CsiPointMetrics {
   /// thread, per sample, in microseconds.
   std::size_t batched_samples = 0;
   double batched_encoder_us = 0.0, batched_reconstruction_us = 0.0;
+  /// Batched throughput: encoder + reconstruction on up to 200 samples per worker, every worker
+  /// at once (all threads), samples per second of wall time.
+  double throughput_samples_per_s = 0.0;
+  std::string variant;           ///< csi.variant ("" when not swept or set)
+  std::string backend;           ///< what ran the block: "armadillo" (CS), or the NN backend
+  std::uint64_t size_bytes = 0;  ///< model file size on disk (NN), 0 for CS
+  double sparsity = 0.0;         ///< zero fraction of the compressed weights (NN)
+  unsigned bits = 0;             ///< bits per stored weight value (NN: 32 for fp32), 0 for CS
 };
 
 /// One finished sweep point.

@@ -119,8 +119,12 @@ void check_exact_integers(const std::string& value) {
 std::vector<std::string> check_value(const ParamSpec& spec, const std::string& value) {
   std::vector<std::string> out;
   switch (spec.kind) {
-    case ParamKind::Text:
-      out.push_back(value);
+    case ParamKind::Text:  // a sweepable text key takes a comma list; others the whole text
+      if (spec.sweepable && !trim(value).empty()) {
+        out = split_list(value);
+      } else {
+        out.push_back(value);
+      }
       break;
     case ParamKind::Choice: {  // one name, or a comma list (a sweep over blocks)
       for (const std::string& item : split_list(value)) {

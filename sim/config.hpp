@@ -19,6 +19,8 @@
 
 namespace linksim {
 
+/// Int and Real take numbers, lists and ranges; Choice one of `choices` (a comma list when
+/// sweepable); Text any text, split into a comma list only when the key is sweepable.
 enum class ParamKind { Int, Real, Choice, Text };
 
 /// One key of the scenario schema.

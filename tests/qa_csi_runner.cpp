@@ -12,6 +12,7 @@
 
 #include "channels/csi_dataset.hpp"
 #include "cli/runner.hpp"
+#include "nn_compress/compress_pipeline.hpp"
 #include "qa_common.hpp"
 #include "results/results.hpp"
 
@@ -155,6 +156,43 @@ BOOST_AUTO_TEST_CASE(nn_and_cs_feedback_give_the_same_result_fields_on_the_same_
   BOOST_TEST(r.points[2].csi->nmse_db < -8.0);
   BOOST_TEST(r.points[3].csi->nmse_db < -4.0);
   BOOST_TEST(r.points[2].csi->rho > 0.9);
+}
+
+BOOST_AUTO_TEST_CASE(variant_and_backend_sweeps_report_size_bits_and_throughput) {
+  // Two variants of the shipped CR 4 model (as it is, and int8) on two backends: every point
+  // reports its file size on disk, bits, backend and throughput; int8 costs little NMSE; the
+  // summary gets seed 000's Table I layout.
+  const qa::TempDir dir("csi_runner_variants");
+  const CsiAutoencoder model =
+      CsiAutoencoder::load(std::string(LINKSIM_MODELS_DIR) + "/csinet_indoor_cr4.lsnn");
+  CompressPlan plan;
+  write_compact_model(dir / "m_original.lsnnc", compress_csi_model(model, plan, {}, "{}").compact);
+  plan.steps = {CompressStep::Int8};
+  write_compact_model(dir / "m_quantized.lsnnc", compress_csi_model(model, plan, {}, "{}").compact);
+  std::string ini = scenario("model = " + (dir / "m_{variant}.lsnnc").string() +
+                             "\nvariant = original, quantized\nbackend = torch, int8\n");
+  ini.replace(ini.find("method = omp, amp"), 17, "method = csinet");
+  ini.replace(ini.find("cr = 4, 32"), 10, "cr = 4");
+  qa::write_text(dir / "s.ini", ini);
+  const RunRecord r = run(dir / "s.ini", dir / "out", 2);
+  BOOST_REQUIRE(r.points.size() == 4U);
+  double torch_original = 0, int8_quantized = 0;
+  for (const PointRecord& p : r.points) {
+    const CsiPointMetrics& m = *p.csi;
+    const fs::path file = dir / ("m_" + m.variant + ".lsnnc");
+    BOOST_TEST(m.size_bytes == fs::file_size(file), m.variant);
+    BOOST_TEST(m.bits == (m.variant == "quantized" ? 8U : 32U), m.variant);
+    BOOST_TEST(m.backend == p.swept.at("csi.backend"));
+    BOOST_TEST(m.throughput_samples_per_s > 0.0);
+    if (m.variant == "original" && m.backend == "torch") torch_original = m.nmse_db;
+    if (m.variant == "quantized" && m.backend == "int8") int8_quantized = m.nmse_db;
+  }
+  BOOST_TEST(fs::file_size(dir / "m_quantized.lsnnc") <
+             fs::file_size(dir / "m_original.lsnnc") / 3);
+  BOOST_TEST(std::abs(int8_quantized - torch_original) < 0.3);
+  const std::string summary = qa::read_text(dir / "out" / "summary.md");
+  BOOST_TEST(summary.find("Compressed models (seed 000, Table I layout)") != std::string::npos);
+  BOOST_TEST(summary.find("| 1/4 | quantized | int8 |") != std::string::npos, summary);
 }
 
 BOOST_AUTO_TEST_CASE(thread_count_does_not_change_csi_results) {

@@ -197,7 +197,7 @@ BOOST_AUTO_TEST_CASE(save_load_round_trip_gives_identical_outputs) {
     BOOST_TEST(arma::approx_equal(m.decode(c1), back.decode(c2), "absdiff", 0.0));
   }
   // The feedback block wraps a model file.
-  const auto fb = make_nn_feedback(dir / "csinet.lsnn", 1);
+  const auto fb = make_nn_feedback(dir / "csinet.lsnn", InferenceBackend::Torch, 1);
   BOOST_TEST(fb->name() == "csinet");
   BOOST_TEST(fb->feedback_values() == 2048 / 32 + 1U);
   BOOST_TEST(fb->encode(x).n_rows == fb->feedback_values());
