@@ -56,6 +56,31 @@ bool outside_fingerprint(const std::string& key) {
   return key == "description" || key == "run.threads" || key == "run.model";
 }
 
+/// The --out and --threads options of train and compress as key overrides, after `sets`.
+std::vector<std::string> with_output_options(const cli::Parsed& p,
+                                             const std::vector<std::string>& sets) {
+  std::vector<std::string> all = sets;
+  if (p.vm.count("out")) all.push_back("run.model=" + p.vm["out"].as<std::string>());
+  if (p.vm.count("threads")) {
+    all.push_back("run.threads=" + std::to_string(p.vm["threads"].as<long long>()));
+  }
+  return all;
+}
+
+/// The optimiser schedule, early stopping and seed of a job from the [train] and [run] keys.
+void set_schedule(const PointConfig& pc, TrainJob& job) {
+  job.hyper.lr = pc.real("train.lr");
+  job.hyper.schedule = *lr_schedule_named(pc.text("train.schedule"));
+  job.hyper.warmup_epochs = pc.real("train.warmup_epochs");
+  job.hyper.step_epochs = pc.count("train.step_epochs");
+  job.hyper.step_gamma = pc.real("train.step_gamma");
+  job.hyper.lr_min = pc.real("train.lr_min");
+  job.hyper.batch = pc.count("train.batch");
+  job.hyper.epochs = pc.count("train.epochs");
+  job.patience = pc.count("train.patience");
+  job.seed = pc.count("run.seed");
+}
+
 struct Split {
   std::size_t train = 0, val = 0, test = 0;
 };
@@ -188,16 +213,7 @@ TrainConfig read_train_config(const std::string& file, const std::vector<std::st
   } catch (const std::invalid_argument& e) {
     throw ConfigError(file + ": key 'model.cr': " + e.what());
   }
-  job.hyper.lr = pc.real("train.lr");
-  job.hyper.schedule = *lr_schedule_named(pc.text("train.schedule"));
-  job.hyper.warmup_epochs = pc.real("train.warmup_epochs");
-  job.hyper.step_epochs = pc.count("train.step_epochs");
-  job.hyper.step_gamma = pc.real("train.step_gamma");
-  job.hyper.lr_min = pc.real("train.lr_min");
-  job.hyper.batch = pc.count("train.batch");
-  job.hyper.epochs = pc.count("train.epochs");
-  job.patience = pc.count("train.patience");
-  job.seed = pc.count("run.seed");
+  set_schedule(pc, job);
   job.threads = static_cast<unsigned>(pc.count("run.threads"));
   if (job.threads == 0) job.threads = hardware_threads();
   job.model_file = pc.text("run.model");
@@ -311,11 +327,7 @@ int cmd_train(const std::vector<std::string>& args) {
     return 0;
   }
   const std::string file = cli::required_positional(p, "FILE", "train");
-  std::vector<std::string> all_sets = sets;
-  if (p.vm.count("out")) all_sets.push_back("run.model=" + p.vm["out"].as<std::string>());
-  if (p.vm.count("threads")) {
-    all_sets.push_back("run.threads=" + std::to_string(p.vm["threads"].as<long long>()));
-  }
+  const std::vector<std::string> all_sets = with_output_options(p, sets);
   const TrainConfig tc = read_train_config(file, all_sets);
   const PointConfig& pc = tc.pc;
   TrainJob job = tc.job;
@@ -643,11 +655,7 @@ int cmd_compress(const std::vector<std::string>& args) {
     return 0;
   }
   const std::string file = cli::required_positional(p, "FILE", "compress");
-  std::vector<std::string> all_sets = sets;
-  if (p.vm.count("out")) all_sets.push_back("run.model=" + p.vm["out"].as<std::string>());
-  if (p.vm.count("threads")) {
-    all_sets.push_back("run.threads=" + std::to_string(p.vm["threads"].as<long long>()));
-  }
+  const std::vector<std::string> all_sets = with_output_options(p, sets);
   const CompressConfig cc = read_compress_config(file, all_sets);
   const PointConfig& pc = cc.pc;
   const CompressPlan& plan = cc.plan;
@@ -670,16 +678,7 @@ int cmd_compress(const std::vector<std::string>& args) {
     TrainJob job;
     job.arch = model.arch();
     job.cr = model.cr();
-    job.hyper.lr = pc.real("train.lr");
-    job.hyper.schedule = *lr_schedule_named(pc.text("train.schedule"));
-    job.hyper.warmup_epochs = pc.real("train.warmup_epochs");
-    job.hyper.step_epochs = pc.count("train.step_epochs");
-    job.hyper.step_gamma = pc.real("train.step_gamma");
-    job.hyper.lr_min = pc.real("train.lr_min");
-    job.hyper.batch = pc.count("train.batch");
-    job.hyper.epochs = pc.count("train.epochs");
-    job.patience = pc.count("train.patience");
-    job.seed = pc.count("run.seed");
+    set_schedule(pc, job);
     job.threads = threads;
     job.model_file = finetune_model_path(out);
     // The constraints follow from the configuration and the input model's file (its checksum
