@@ -12,6 +12,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "nn_compress/byte_io.hpp"
 #include "nn_compress/quantize.hpp"
 
 namespace linksim {
@@ -32,12 +33,7 @@ constexpr unsigned kMaxCodeLength = 24;
 constexpr std::uint32_t kMaxClusters = 65536;
 constexpr std::uint8_t kRaw = 0, kHuffman = 1;
 
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
+using detail::put;
 
 std::uint32_t crc_of(std::string_view file) {
   boost::crc_32_type crc;
@@ -46,45 +42,7 @@ std::uint32_t crc_of(std::string_view file) {
   return crc.checksum();
 }
 
-/// Bounds-checked little-endian reader; every failure is a ModelFileError prefixed by `context`.
-class Reader {
- public:
-  Reader(std::string_view bytes, std::string context)
-      : bytes_(bytes), context_(std::move(context)) {}
-  [[noreturn]] void fail(const std::string& problem) const {
-    throw ModelFileError(context_ + ": " + problem);
-  }
-  void need(std::uint64_t n, const char* what) const {
-    if (n > bytes_.size() - pos_) fail(std::string("truncated (") + what + " runs past the end)");
-  }
-  template <class T>
-  T get(const char* what) {
-    need(sizeof(T), what);
-    T v;
-    std::memcpy(&v, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return v;
-  }
-  std::string_view take(std::uint64_t n, const char* what) {
-    need(n, what);
-    const std::string_view s = bytes_.substr(pos_, static_cast<std::size_t>(n));
-    pos_ += static_cast<std::size_t>(n);
-    return s;
-  }
-  float get_finite(const char* what) {
-    const auto v = get<float>(what);
-    if (!std::isfinite(v)) fail(std::string(what) + " is not finite");
-    return v;
-  }
-  std::size_t pos() const { return pos_; }
-  bool done() const { return pos_ == bytes_.size(); }
-  const std::string& context() const { return context_; }
-
- private:
-  std::string_view bytes_;
-  std::size_t pos_ = 0;
-  std::string context_;
-};
+using Reader = detail::ByteReader;
 
 /// Fields of up to 32 bits, most significant bit first.
 class BitWriter {

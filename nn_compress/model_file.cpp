@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "nn_compress/byte_io.hpp"
+
 namespace linksim {
 namespace {
 
@@ -32,40 +34,7 @@ std::uint64_t fnv1a(std::uint64_t h, const char* data, std::size_t n) {
 
 constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
 
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-
-/// Bounds-checked reader over a byte buffer.
-class Reader {
- public:
-  Reader(const std::string& bytes, std::size_t pos, std::size_t end, const std::string& file)
-      : bytes_(bytes), pos_(pos), end_(end), file_(file) {}
-  template <class T>
-  T get(const char* what) {
-    need(sizeof(T), what);
-    T v;
-    std::memcpy(&v, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return v;
-  }
-  void need(std::uint64_t n, const char* what) const {
-    if (n > end_ - pos_) {
-      throw ModelFileError(file_ + ": truncated payload (" + what + " runs past the end)");
-    }
-  }
-  const char* here() const { return bytes_.data() + pos_; }
-  void skip(std::size_t n) { pos_ += n; }
-  bool done() const { return pos_ == end_; }
-
- private:
-  const std::string& bytes_;
-  std::size_t pos_, end_;
-  const std::string& file_;
-};
+using detail::put;
 
 std::string kind_text(std::uint32_t kind) {
   switch (kind) {
@@ -157,7 +126,8 @@ ModelFileContents read_model_file(const std::filesystem::path& path, ModelFileKi
   if (std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
     throw ModelFileError(file + ": not a linksim model file (wrong magic bytes)");
   }
-  Reader header(bytes, kMagic.size(), kHeaderBytes, file);
+  detail::ByteReader header(
+      std::string_view(bytes).substr(kMagic.size(), kHeaderBytes - kMagic.size()), file);
   const auto version = header.get<std::uint32_t>("version");
   const auto kind = header.get<std::uint32_t>("kind");
   const auto meta_bytes = header.get<std::uint64_t>("metadata size");
@@ -189,7 +159,9 @@ ModelFileContents read_model_file(const std::filesystem::path& path, ModelFileKi
       !nlohmann::json::parse(c.metadata_json).is_object()) {
     throw ModelFileError(file + ": metadata is not a JSON object");
   }
-  Reader r(bytes, static_cast<std::size_t>(kHeaderBytes + meta_bytes), bytes.size(), file);
+  detail::ByteReader r(
+      std::string_view(bytes).substr(static_cast<std::size_t>(kHeaderBytes + meta_bytes)),
+      file + ": payload");
   const auto count = r.get<std::uint32_t>("array count");
   for (std::uint32_t i = 0; i < count; ++i) {
     NamedArray a;
@@ -197,9 +169,7 @@ ModelFileContents read_model_file(const std::filesystem::path& path, ModelFileKi
     if (name_bytes == 0 || name_bytes > kMaxNameBytes) {
       throw ModelFileError(file + ": array " + std::to_string(i) + " has a bad name length");
     }
-    r.need(name_bytes, "array name");
-    a.name.assign(r.here(), name_bytes);
-    r.skip(name_bytes);
+    a.name = std::string(r.take(name_bytes, "array name"));
     const auto rank = r.get<std::uint32_t>("array rank");
     if (rank > kMaxRank) throw ModelFileError(file + ": array " + a.name + " has a bad rank");
     std::uint64_t n = 1;
@@ -212,10 +182,9 @@ ModelFileContents read_model_file(const std::filesystem::path& path, ModelFileKi
       n *= static_cast<std::uint64_t>(dim);
       if (n > size) throw ModelFileError(file + ": array " + a.name + " is larger than the file");
     }
-    r.need(n * sizeof(float), "array values");
+    const std::string_view values = r.take(n * sizeof(float), "array values");
     a.values.resize(static_cast<std::size_t>(n));
-    std::memcpy(a.values.data(), r.here(), a.values.size() * sizeof(float));
-    r.skip(a.values.size() * sizeof(float));
+    std::memcpy(a.values.data(), values.data(), values.size());
     c.arrays.push_back(std::move(a));
   }
   if (!r.done()) throw ModelFileError(file + ": trailing bytes after the last array");
