@@ -262,13 +262,15 @@ CsiDrop generate_drop(const Cost2100Params& p, const CsiGeometry& g, RandomStrea
 }
 
 std::vector<CsiDrop> generate_drops(const Cost2100Params& params, const CsiGeometry& geometry,
-                                    std::size_t n, std::uint64_t seed, unsigned threads) {
+                                    std::size_t n, std::uint64_t seed, unsigned threads,
+                                    bool keep_h_sf) {
   std::vector<CsiDrop> drops(n);
   std::atomic<std::size_t> next{0};
   const auto work = [&] {
     for (std::size_t i = next++; i < n; i = next++) {
       RandomStream rng(derive_seed(seed, 0, i));
       drops[i] = generate_drop(params, geometry, rng);
+      if (!keep_h_sf) drops[i].h_sf.reset();
     }
   };
   std::vector<std::thread> pool;

@@ -142,7 +142,7 @@ CsiDataset generate_csi_dataset(Cost2100Scenario scenario, std::size_t samples, 
                                 unsigned threads, bool full) {
   const Cost2100Params& params = cost2100_params(scenario);
   const CsiGeometry geometry = csinet_geometry(scenario);
-  const auto drops = generate_drops(params, geometry, samples, seed, threads);
+  const auto drops = generate_drops(params, geometry, samples, seed, threads, full);
   CsiDataset data;
   data.h_ad.set_size(geometry.delay_rows, geometry.antennas, drops.size());
   if (full) data.h_sf.set_size(geometry.subcarriers, geometry.antennas, drops.size());
