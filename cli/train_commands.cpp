@@ -235,7 +235,11 @@ TrainConfig read_train_config(const std::string& file, const std::vector<std::st
   }
   tc.config = json::object();
   for (const auto& [k, v] : values) {
-    if (!outside_fingerprint(k)) job.fingerprint += k + "=" + v + "\n";
+    // An unset model.init (a key added later) leaves the fingerprints of older checkpoints as
+    // they were, so they still resume.
+    if (!outside_fingerprint(k) && !(k == "model.init" && v.empty())) {
+      job.fingerprint += k + "=" + v + "\n";
+    }
     tc.config[k] = v;
   }
   return tc;
