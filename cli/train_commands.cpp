@@ -699,6 +699,17 @@ int cmd_compress(const std::vector<std::string>& args) {
     std::cerr << "fine-tuning " << arch_name(job.arch) << " at CR " << job.cr << " with "
               << constraints.size() << " constrained weights, " << job.hyper.epochs << " epochs -> "
               << job.model_file.string() << "\n";
+    // A finished fine-tuning of the same configuration needs no data.
+    const auto ckpt = checkpoint_path(job.model_file);
+    if (!job.force && std::filesystem::exists(ckpt, ec) &&
+        std::filesystem::exists(job.model_file, ec)) {
+      const json st = json::parse(CsiTrainer::peek_checkpoint(ckpt));
+      if (st.value("fingerprint", "") == job.fingerprint && st.value("finished", false)) {
+        std::cerr << "already fine-tuned: " << job.model_file.string() << "\n";
+        model = CsiAutoencoder::load(job.model_file);
+        return;
+      }
+    }
     RawSplits raw_data = load_data(pc, split, threads, std::cerr);
     TrainData data;
     arma::frowvec unused;
