@@ -741,11 +741,13 @@ int cmd_compress(const std::vector<std::string>& args) {
       std::cerr << "  " << l.name << ": " << describe(l.encoding) << ", " << l.nonzeros << " of "
                 << l.values << " weights nonzero\n";
     }
+    const double change =
+        100.0 * (static_cast<double>(out_bytes) / static_cast<double>(in_bytes) - 1.0);
     std::cerr << "wrote " << out.string() << ": " << out_bytes << " bytes (" << std::fixed
-              << std::setprecision(1)
-              << 100.0 * (1.0 - static_cast<double>(out_bytes) / static_cast<double>(in_bytes))
-              << "% smaller than " << input_path << ", " << in_bytes << " bytes), sparsity "
-              << std::setprecision(3) << o.sparsity << " of the compressed weights\n"
+              << std::setprecision(1) << std::abs(change)
+              << (change <= 0 ? "% smaller" : "% larger") << " than " << input_path << ", "
+              << in_bytes << " bytes), sparsity " << std::setprecision(3) << o.sparsity
+              << " of the compressed weights\n"
               << std::defaultfloat;
   } catch (const std::invalid_argument& e) {
     throw ConfigError(file + ": " + e.what());
