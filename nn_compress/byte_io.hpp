@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,13 @@ void put(std::string& out, T v) {
   std::memcpy(b, &v, sizeof(T));
   out.append(b, sizeof(T));
 }
+
+/// Model files are at most this large (2 GiB).
+inline constexpr std::uint64_t kMaxModelFileBytes = std::uint64_t{1} << 31;
+
+/// The bytes of a model file (any format); ModelFileError for a missing file, a folder, a
+/// read error or a file over kMaxModelFileBytes.
+std::string read_model_bytes(const std::filesystem::path& path);
 
 /// Bounds-checked reader over a byte buffer; every failure is a ModelFileError prefixed by
 /// `context` (the file name), so a truncated or corrupt file never reads out of bounds.

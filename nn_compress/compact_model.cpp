@@ -23,7 +23,7 @@ static_assert(std::endian::native == std::endian::little, "compact models are li
 constexpr std::array<char, 8> kMagic = {'L', 'S', 'N', 'N', 'C', 'M', 'P', 'T'};
 constexpr std::size_t kHeaderBytes = 40;
 constexpr std::size_t kCrcOffset = 32;
-constexpr std::uint64_t kMaxFileBytes = std::uint64_t{1} << 31;  // 2 GiB
+constexpr std::uint64_t kMaxFileBytes = detail::kMaxModelFileBytes;
 constexpr std::size_t kMaxNameBytes = 1024;
 constexpr unsigned kMaxRank = 8;
 /// Decoded values per file (1 GiB of float32): bounds what a small file may make us allocate
@@ -579,22 +579,6 @@ CompactModel decode(std::string_view bytes, const std::string& file,
   return model;
 }
 
-std::string read_file_bytes(const std::filesystem::path& path) {
-  const std::string file = path.string();
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw ModelFileError(file + ": no such model file");
-  if (!std::filesystem::is_regular_file(path, ec)) throw ModelFileError(file + ": not a file");
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw ModelFileError(file + ": cannot read (" + ec.message() + ")");
-  if (size > kMaxFileBytes) throw ModelFileError(file + ": larger than 2 GiB; not a model file");
-  std::string bytes(static_cast<std::size_t>(size), '\0');
-  std::ifstream in(path, std::ios::binary);
-  if (!in || !in.read(bytes.data(), static_cast<std::streamsize>(size))) {
-    throw ModelFileError(file + ": cannot read");
-  }
-  return bytes;
-}
-
 }  // namespace
 
 std::string describe(const LayerEncoding& e) {
@@ -654,11 +638,11 @@ void write_compact_model(const std::filesystem::path& file, const CompactModel& 
 }
 
 CompactModel read_compact_model(const std::filesystem::path& file) {
-  return decode(read_file_bytes(file), file.string(), nullptr);
+  return decode(detail::read_model_bytes(file), file.string(), nullptr);
 }
 
 CompactModelReport compact_model_report(const std::filesystem::path& file) {
-  const std::string bytes = read_file_bytes(file);
+  const std::string bytes = detail::read_model_bytes(file);
   CompactModelReport report;
   decode(bytes, file.string(), &report.layers);
   std::error_code ec;

@@ -20,7 +20,6 @@ static_assert(std::endian::native == std::endian::little, "model files are littl
 
 constexpr std::array<char, 8> kMagic = {'L', 'S', 'N', 'N', 'F', 'I', 'L', 'E'};
 constexpr std::size_t kHeaderBytes = 40;
-constexpr std::uint64_t kMaxFileBytes = std::uint64_t{1} << 31;  // 2 GiB
 constexpr std::uint32_t kMaxNameBytes = 1024;
 constexpr std::uint32_t kMaxRank = 8;
 
@@ -106,22 +105,11 @@ void write_model_file(const std::filesystem::path& file, const ModelFileContents
 
 ModelFileContents read_model_file(const std::filesystem::path& path, ModelFileKind expected) {
   const std::string file = path.string();
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw ModelFileError(file + ": no such model file");
-  if (!std::filesystem::is_regular_file(path, ec)) throw ModelFileError(file + ": not a file");
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw ModelFileError(file + ": cannot read (" + ec.message() + ")");
-  if (size > kMaxFileBytes) throw ModelFileError(file + ": larger than 2 GiB; not a model file");
+  const std::string bytes = detail::read_model_bytes(path);
+  const std::uint64_t size = bytes.size();
   if (size < kHeaderBytes) {
     throw ModelFileError(file + ": " + std::to_string(size) +
                          " bytes, too short for a linksim model file (truncated or not one)");
-  }
-  std::string bytes(size, '\0');
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in || !in.read(bytes.data(), static_cast<std::streamsize>(size))) {
-      throw ModelFileError(file + ": cannot read");
-    }
   }
   if (std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
     throw ModelFileError(file + ": not a linksim model file (wrong magic bytes)");
@@ -191,4 +179,25 @@ ModelFileContents read_model_file(const std::filesystem::path& path, ModelFileKi
   return c;
 }
 
+namespace detail {
+
+std::string read_model_bytes(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw ModelFileError(file + ": no such model file");
+  if (!std::filesystem::is_regular_file(path, ec)) throw ModelFileError(file + ": not a file");
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw ModelFileError(file + ": cannot read (" + ec.message() + ")");
+  if (size > kMaxModelFileBytes) {
+    throw ModelFileError(file + ": larger than 2 GiB; not a model file");
+  }
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  std::ifstream in(path, std::ios::binary);
+  if (!in || !in.read(bytes.data(), static_cast<std::streamsize>(size))) {
+    throw ModelFileError(file + ": cannot read");
+  }
+  return bytes;
+}
+
+}  // namespace detail
 }  // namespace linksim
