@@ -205,11 +205,16 @@ std::vector<ParamSpec> make_schema() {
                      "master seed (frame i of point p uses stream derive_seed(seed, p, i))"));
   s.push_back(number("run.threads", ParamKind::Int, "0", 0, 1024, "worker threads (0: all cores)"));
   // CSI feedback scenarios (kind = csi_feedback).
-  ParamSpec data;
-  data.key = "csi.data";
-  data.kind = ParamKind::Text;
-  data.doc = "CSI file (HDF5 from `linksim dataset`, or CsiNet .mat); empty: generate csi.channel";
-  s.push_back(data);
+  const auto text = [](std::string key, std::string doc) {
+    ParamSpec t;
+    t.key = std::move(key);
+    t.kind = ParamKind::Text;
+    t.doc = std::move(doc);
+    return t;
+  };
+  s.push_back(text("csi.data",
+                   "CSI file (HDF5 from `linksim dataset`, or CsiNet .mat); empty: generate "
+                   "csi.channel"));
   std::vector<std::string> channels;
   for (Cost2100Scenario c : kCost2100Scenarios) channels.emplace_back(channel_name(c));
   s.push_back(choice("csi.channel", channels, "cost2100_indoor",
@@ -219,20 +224,12 @@ std::vector<ParamSpec> make_schema() {
   s.push_back(number("csi.data_seed", ParamKind::Int, "1000", 0, kMaxInt,
                      "seed of generated test drops (keep it apart from training-set seeds)"));
   s.push_back(choice("csi.method", names_in(kCsiMethods), "lasso", "feedback method"));
-  ParamSpec model;
-  model.key = "csi.model";
-  model.kind = ParamKind::Text;
-  model.doc =
-      "model file of an NN method (linksim train or compress); '{cr}' in it stands for csi.cr, "
-      "'{variant}' for csi.variant";
-  s.push_back(model);
-  ParamSpec variant;
-  variant.key = "csi.variant";
-  variant.kind = ParamKind::Text;
-  variant.doc =
-      "name of a compressed model variant, put into csi.model's '{variant}' (a list "
-      "sweeps it: original, quantized, pruned, ...)";
-  s.push_back(variant);
+  s.push_back(text("csi.model",
+                   "model file of an NN method (linksim train or compress); '{cr}' in it stands "
+                   "for csi.cr, '{variant}' for csi.variant"));
+  s.push_back(text("csi.variant",
+                   "name of a compressed model variant, put into csi.model's '{variant}' (a list "
+                   "sweeps it: original, quantized, pruned, ...)"));
   std::vector<std::string> backends;
   for (const InferenceBackend b : kInferenceBackends) backends.emplace_back(backend_name(b));
   s.push_back(choice("csi.backend", backends, "torch",
