@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "blocks/cs.hpp"
@@ -56,6 +57,37 @@ bool outside_fingerprint(const std::string& key) {
   return key == "description" || key == "run.threads" || key == "run.model";
 }
 
+/// Keys added after models were trained and checkpointed: left out of the fingerprint unless the
+/// scenario sets them, so the checkpoints of older recipes still resume.
+bool added_later(const std::string& key) {
+  return key == "model.init" || key == "train.l1" || key == "train.l2" ||
+         key.rfind("distill.", 0) == 0 || key == "prune.initial_sparsity" ||
+         key == "prune.gradual_epochs";
+}
+
+/// The resume fingerprint of a validated scenario: canonical "key=value" lines.
+std::string fingerprint_of(const RawConfig& raw, const Scenario& sc) {
+  std::set<std::string> set_keys;
+  for (const auto& [k, v] : raw.entries) set_keys.insert(k);
+  std::string f;
+  for (const auto& [k, v] : sc.values) {
+    if (outside_fingerprint(k) || (added_later(k) && set_keys.count(k) == 0)) continue;
+    f += k + "=" + v.front() + "\n";
+  }
+  return f;
+}
+
+/// Fails with a ConfigError naming distill.teacher when its model file does not load.
+void check_teacher(const PointConfig& pc, const std::string& file) {
+  const std::string teacher = pc.text("distill.teacher");
+  if (teacher.empty()) return;
+  try {
+    (void)CsiAutoencoder::load(teacher);
+  } catch (const ModelFileError& e) {
+    throw ConfigError(file + ": key 'distill.teacher': " + e.what());
+  }
+}
+
 /// The --out and --threads options of train and compress as key overrides, after `sets`.
 std::vector<std::string> with_output_options(const cli::Parsed& p,
                                              const std::vector<std::string>& sets) {
@@ -67,7 +99,8 @@ std::vector<std::string> with_output_options(const cli::Parsed& p,
   return all;
 }
 
-/// The optimiser schedule, early stopping and seed of a job from the [train] and [run] keys.
+/// The optimiser schedule, regularisation, early stopping, distillation and seed of a job from
+/// the [train], [distill] and [run] keys.
 void set_schedule(const PointConfig& pc, TrainJob& job) {
   job.hyper.lr = pc.real("train.lr");
   job.hyper.schedule = *lr_schedule_named(pc.text("train.schedule"));
@@ -78,6 +111,10 @@ void set_schedule(const PointConfig& pc, TrainJob& job) {
   job.hyper.batch = pc.count("train.batch");
   job.hyper.epochs = pc.count("train.epochs");
   job.patience = pc.count("train.patience");
+  job.hyper.l1 = pc.real("train.l1");
+  job.hyper.l2 = pc.real("train.l2");
+  job.teacher_model = pc.text("distill.teacher");
+  job.distill_alpha = pc.real("distill.alpha");
   job.seed = pc.count("run.seed");
 }
 
@@ -233,15 +270,10 @@ TrainConfig read_train_config(const std::string& file, const std::vector<std::st
                         pc.text("model.cr"));
     }
   }
+  check_teacher(pc, file);
   tc.config = json::object();
-  for (const auto& [k, v] : values) {
-    // An unset model.init (a key added later) leaves the fingerprints of older checkpoints as
-    // they were, so they still resume.
-    if (!outside_fingerprint(k) && !(k == "model.init" && v.empty())) {
-      job.fingerprint += k + "=" + v + "\n";
-    }
-    tc.config[k] = v;
-  }
+  for (const auto& [k, v] : values) tc.config[k] = v;
+  job.fingerprint = fingerprint_of(raw, sc);
   return tc;
 }
 }  // namespace
@@ -293,6 +325,21 @@ std::vector<ParamSpec> train_schema() {
                    1, 100000));
   s.push_back(spec("train.patience", ParamKind::Int, "0",
                    "early stopping: epochs without a better validation loss (0: off)", 0, 100000));
+  s.push_back(spec("train.l1", ParamKind::Real, "0",
+                   "L1 regularisation: the loss adds l1 * sum |w| over the weights (not biases); "
+                   "sparser weights, gentler pruning (seed 004)",
+                   0, 1));
+  s.push_back(spec("train.l2", ParamKind::Real, "0",
+                   "L2 regularisation: the loss adds l2 * sum w^2 over the weights; smaller "
+                   "ranges, gentler quantisation (seed 004)",
+                   0, 1));
+  s.push_back(spec("distill.teacher", ParamKind::Text, "",
+                   "knowledge distillation: a trained model (.lsnn / .lsnnc, any architecture "
+                   "and CR) whose reconstruction the network also learns to match"));
+  s.push_back(spec("distill.alpha", ParamKind::Real, "0.5",
+                   "distillation weight: loss = (1 - alpha) MSE(output, input) + alpha "
+                   "MSE(output, teacher's output)",
+                   0, 1));
   s.push_back(spec("run.seed", ParamKind::Int, "1", "network initialisation and shuffling seed"));
   s.push_back(spec("run.threads", ParamKind::Int, "0", "LibTorch threads (0: all cores)", 0, 1024));
   ParamSpec model = spec("run.model", ParamKind::Text, "",
@@ -443,8 +490,8 @@ std::vector<ParamSpec> compress_schema() {
   input.required = true;
   s.push_back(input);
   ParamSpec steps = spec("compress.steps", ParamKind::Text, "",
-                         "comma list, in order: prune, cluster, kmeans, finetune, int8, fp16, "
-                         "uniform (e.g. prune, finetune, int8); none: store as it is (fp32)");
+                         "comma list, in order: prune, cluster, kmeans, finetune, gradual, int8, "
+                         "fp16, uniform (e.g. prune, finetune, int8); none: store as it is (fp32)");
   steps.required = true;
   s.push_back(steps);
   s.push_back(choice("compress.layers", {"dense", "all_except_first_and_last", "all"}, "dense",
@@ -460,6 +507,13 @@ std::vector<ParamSpec> compress_schema() {
                    "threshold pruning: |w| below it is pruned", 0, 1e6));
   s.push_back(choice("prune.scope", {"per_layer", "global"}, "per_layer",
                      "magnitude pruning: each layer to the sparsity, or one global ranking"));
+  s.push_back(spec("prune.initial_sparsity", ParamKind::Real, "0",
+                   "gradual step: the sparsity of its first epoch (it rises to prune.sparsity)", 0,
+                   0.999));
+  s.push_back(spec("prune.gradual_epochs", ParamKind::Int, "5",
+                   "gradual step: epochs over which the sparsity rises (cubic schedule of Zhu & "
+                   "Gupta); the rest of train.epochs fine-tune at prune.sparsity",
+                   1, 100000));
   s.push_back(spec("cluster.clusters", ParamKind::Int, "32", "shared weights per layer", 1, 65536));
   s.push_back(choice("cluster.init", {"kmeans++", "linear", "density"}, "kmeans++",
                      "centroid initialisation of the cluster step"));
@@ -480,7 +534,7 @@ CompressPlan read_plan(const PointConfig& pc, const std::string& file) {
   std::string valid;
   for (const CompressStep s :
        {CompressStep::Prune, CompressStep::Cluster, CompressStep::KMeans, CompressStep::Finetune,
-        CompressStep::Int8, CompressStep::Fp16, CompressStep::Uniform}) {
+        CompressStep::Gradual, CompressStep::Int8, CompressStep::Fp16, CompressStep::Uniform}) {
     valid += (valid.empty() ? "" : ", ") + std::string(compress_step_name(s));
   }
   while (std::getline(list, item, ',')) {
@@ -501,6 +555,8 @@ CompressPlan read_plan(const PointConfig& pc, const std::string& file) {
   plan.sparsity = pc.real("prune.sparsity");
   plan.threshold = static_cast<float>(pc.real("prune.threshold"));
   plan.prune_global = pc.text("prune.scope") == "global";
+  plan.initial_sparsity = pc.real("prune.initial_sparsity");
+  plan.gradual_epochs = pc.count("prune.gradual_epochs");
   plan.clustering.clusters = pc.count("cluster.clusters");
   const std::string init = pc.text("cluster.init");
   plan.clustering.init = init == "linear"    ? ClusterInit::Linear
@@ -535,12 +591,11 @@ CompressConfig read_compress_config(const std::string& file, const std::vector<s
   const Scenario sc = validate(raw, compress_schema());
   std::map<std::string, std::string> values;
   json config = json::object();
-  std::string fingerprint;
   for (const auto& [k, v] : sc.values) {
     values[k] = v.front();
     config[k] = v.front();
-    if (!outside_fingerprint(k)) fingerprint += k + "=" + v.front() + "\n";
   }
+  const std::string fingerprint = fingerprint_of(raw, sc);
   CompressConfig cc;
   cc.pc = PointConfig(values);
   cc.config = config;
@@ -551,6 +606,7 @@ CompressConfig read_compress_config(const std::string& file, const std::vector<s
   } catch (const std::invalid_argument& e) {
     throw ConfigError(file + ": key 'compress.steps': " + e.what());
   }
+  check_teacher(cc.pc, file);
   cc.out = cc.pc.text("run.model");
   if (cc.out.empty()) throw ConfigError(file + ": run.model is empty");
   cc.input_path = cc.pc.text("compress.model");
@@ -640,7 +696,9 @@ int cmd_compress(const std::vector<std::string>& args) {
       "Compresses a CSI autoencoder (a model from `linksim train`) by the steps of a compression\n"
       "scenario, in order: prune (magnitude / threshold / rows / 4x1 blocks / 2:4), cluster\n"
       "(k-means weight sharing), kmeans (2^bits centroids), finetune (training with the masks\n"
-      "and shared weights kept), int8 (dynamic-range, per-row scales), fp16, uniform (k-bit).\n"
+      "and shared weights kept), gradual (fine-tuning while magnitude pruning rises epoch by\n"
+      "epoch), int8 (dynamic-range, per-row scales), fp16, uniform (k-bit). Fine-tuning can\n"
+      "distil from a teacher ([distill]) and regularise ([train] l1, l2).\n"
       "Writes the compact model (run.model, .lsnnc) whose size on disk is the model size;\n"
       "`linksim model-info` shows its storage per layer and how it was made. A finetune step is\n"
       "resumable like `linksim train` (its checkpoint sits next to the output as\n"
@@ -678,7 +736,8 @@ int cmd_compress(const std::vector<std::string>& args) {
   std::string command = "linksim compress " + file;
   for (const auto& s : sets) command += " --set " + s;
   const FineTuneFn finetune = [&](CsiAutoencoder& model,
-                                  const std::vector<WeightConstraint>& constraints) {
+                                  const std::vector<WeightConstraint>& constraints,
+                                  const std::optional<GradualPruning>& gradual) {
     TrainJob job;
     job.arch = model.arch();
     job.cr = model.cr();
@@ -692,6 +751,7 @@ int cmd_compress(const std::vector<std::string>& args) {
                       "\n";
     job.init_state = model.state();
     job.constraints = constraints;
+    job.gradual = gradual;
     job.force = p.vm.count("force") != 0;
     job.plot = p.vm.count("no-plot") == 0;
     job.live_progress = p.vm.count("quiet") == 0 && ::isatty(STDERR_FILENO) != 0;

@@ -29,11 +29,12 @@ std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& ta
   return "?";
 }
 
-constexpr std::array<std::pair<CompressStep, std::string_view>, 7> kSteps{{
+constexpr std::array<std::pair<CompressStep, std::string_view>, 8> kSteps{{
     {CompressStep::Prune, "prune"},
     {CompressStep::Cluster, "cluster"},
     {CompressStep::KMeans, "kmeans"},
     {CompressStep::Finetune, "finetune"},
+    {CompressStep::Gradual, "gradual"},
     {CompressStep::Int8, "int8"},
     {CompressStep::Fp16, "fp16"},
     {CompressStep::Uniform, "uniform"},
@@ -163,6 +164,23 @@ void validate_compress_plan(const CompressPlan& plan) {
     switch (s) {
       case CompressStep::Finetune:
         break;
+      case CompressStep::Gradual:
+        if (plan.prune_method != PruneMethod::Magnitude || plan.prune_global) {
+          throw std::invalid_argument(
+              "compression: 'gradual' prunes by magnitude, per layer (prune.method = magnitude, "
+              "prune.scope = per_layer)");
+        }
+        if (clustered) {
+          throw std::invalid_argument(
+              "compression: 'gradual' after cluster / kmeans; prune before clustering");
+        }
+        if (plan.gradual_epochs < 1 || plan.initial_sparsity < 0 ||
+            plan.initial_sparsity >= plan.sparsity) {
+          throw std::invalid_argument(
+              "compression: 'gradual' needs gradual_epochs >= 1 and 0 <= initial sparsity < "
+              "sparsity");
+        }
+        break;
       case CompressStep::Cluster:
       case CompressStep::KMeans:
         if (coded || clustered) {
@@ -215,9 +233,12 @@ std::optional<CompressLayers> compress_layers_named(std::string_view name) {
 CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPlan& plan,
                                    const FineTuneFn& finetune, const std::string& recipe_json) {
   validate_compress_plan(plan);
-  if (!finetune &&
-      std::find(plan.steps.begin(), plan.steps.end(), CompressStep::Finetune) != plan.steps.end()) {
-    throw std::invalid_argument("compression: a finetune step needs training (no callback given)");
+  const auto trains = [](CompressStep s) {
+    return s == CompressStep::Finetune || s == CompressStep::Gradual;
+  };
+  if (!finetune && std::any_of(plan.steps.begin(), plan.steps.end(), trains)) {
+    throw std::invalid_argument(
+        "compression: a finetune / gradual step needs training (no callback given)");
   }
   const json recipe = json::parse(recipe_json, nullptr, /*allow_exceptions=*/false);
   if (!recipe.is_object()) throw std::invalid_argument("compression recipe: not a JSON object");
@@ -269,7 +290,8 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
         }
         record["bits"] = plan.bits;
         break;
-      case CompressStep::Finetune: {
+      case CompressStep::Finetune:
+      case CompressStep::Gradual: {
         CsiAutoencoder model = CsiAutoencoder::with_state(input, arrays);
         std::vector<WeightConstraint> constraints;
         for (const Target& t : targets) {
@@ -291,9 +313,32 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
           }
           constraints.push_back(std::move(c));
         }
-        finetune(model, constraints);
+        std::optional<GradualPruning> gradual;
+        if (step == CompressStep::Gradual) {
+          gradual.emplace();
+          for (const Target& t : targets) gradual->names.push_back(t.array->name);
+          gradual->schedule.initial_sparsity = plan.initial_sparsity;
+          gradual->schedule.final_sparsity = plan.sparsity;
+          gradual->schedule.begin_step = 0;
+          gradual->schedule.frequency = 1;
+          gradual->schedule.steps = static_cast<std::int64_t>(plan.gradual_epochs);
+          record["initial_sparsity"] = plan.initial_sparsity;
+          record["sparsity"] = plan.sparsity;
+          record["epochs"] = plan.gradual_epochs;
+        }
+        finetune(model, constraints, gradual);
         const std::vector<NamedArray> tuned = model.state();
         for (std::size_t i = 0; i < arrays.size(); ++i) arrays[i].values = tuned[i].values;
+        if (gradual) {  // the masks the fine-tuning ended with: its zeros
+          for (Target& t : targets) {
+            KeepMask keep(t.array->values.size());
+            for (std::size_t i = 0; i < keep.size(); ++i) {
+              keep[i] = t.array->values[i] != 0 && (!pruned(t) || t.keep[i] != 0) ? 1 : 0;
+            }
+            t.keep = std::move(keep);
+            t.encoding.layout = Layout::Sparse;
+          }
+        }
         for (Target& t : targets) {  // the centroids after fine-tuning
           reapply_mask(t);
           if (!t.tied) continue;

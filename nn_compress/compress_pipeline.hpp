@@ -20,6 +20,9 @@
 //             density) over the kept weights of each layer
 //   kmeans    the same with 2^bits centroids (seed 002's trained quantisation, linear init)
 //   finetune  the callback, with the masks and shared weights as constraints
+//   gradual   fine-tuning (the callback) while magnitude pruning rises from
+//             `initial_sparsity` to `sparsity` over `gradual_epochs` epochs (Zhu & Gupta's cubic
+//             schedule, per layer); then the masks are held for the remaining epochs
 //   int8      dynamic-range int8: per-row (output channel) symmetric scales; a clustered layer
 //             instead gets its centroids rounded to an int8 grid and stays clustered
 //   fp16      IEEE half precision
@@ -41,7 +44,7 @@
 
 namespace linksim {
 
-enum class CompressStep { Prune, Cluster, KMeans, Finetune, Int8, Fp16, Uniform };
+enum class CompressStep { Prune, Cluster, KMeans, Finetune, Gradual, Int8, Fp16, Uniform };
 std::string_view compress_step_name(CompressStep s);
 std::optional<CompressStep> compress_step_named(std::string_view name);
 
@@ -68,17 +71,21 @@ struct CompressPlan {
   std::vector<CompressStep> steps;
   CompressLayers layers = CompressLayers::Dense;
   PruneMethod prune_method = PruneMethod::Magnitude;
-  double sparsity = 0.5;      ///< fraction pruned, [0, 1)
-  float threshold = 0.05F;    ///< Threshold pruning
-  bool prune_global = false;  ///< Magnitude: one ranking across the layers
-  ClusterOptions clustering;  ///< cluster step (default 32 centroids, k-means++)
-  unsigned bits = 8;          ///< kmeans (1..16) and uniform (2..16) steps
-  bool entropy = false;       ///< Huffman-code the stored sections where that is smaller
+  double sparsity = 0.5;           ///< fraction pruned, [0, 1)
+  float threshold = 0.05F;         ///< Threshold pruning
+  bool prune_global = false;       ///< Magnitude: one ranking across the layers
+  double initial_sparsity = 0;     ///< gradual: the sparsity of its first epoch
+  std::size_t gradual_epochs = 5;  ///< gradual: epochs over which the sparsity rises (>= 1)
+  ClusterOptions clustering;       ///< cluster step (default 32 centroids, k-means++)
+  unsigned bits = 8;               ///< kmeans (1..16) and uniform (2..16) steps
+  bool entropy = false;            ///< Huffman-code the stored sections where that is smaller
 };
 
-/// Fine-tunes `model` in place keeping `constraints` (one per compressed weight).
+/// Fine-tunes `model` in place keeping `constraints` (one per compressed weight) and, for a
+/// gradual step, raising the pruning of `gradual`'s weights epoch by epoch.
 using FineTuneFn =
-    std::function<void(CsiAutoencoder& model, const std::vector<WeightConstraint>& constraints)>;
+    std::function<void(CsiAutoencoder& model, const std::vector<WeightConstraint>& constraints,
+                       const std::optional<GradualPruning>& gradual)>;
 
 /// What a compressed weight ended up as (also in the model file's compression record).
 struct CompressedLayerInfo {
@@ -96,7 +103,9 @@ struct CompressOutcome {
 
 /// No steps is valid: every array stored as dense float32 (the "original" row of a table).
 /// Throws std::invalid_argument naming the problem: a cluster / kmeans step after a
-/// value coding step, two of int8 / fp16 / uniform, sparsity outside [0, 1), bits outside 2..16.
+/// value coding step, two of int8 / fp16 / uniform, sparsity outside [0, 1), bits outside 2..16,
+/// a gradual step that is not per-layer magnitude pruning, follows cluster / kmeans, or does
+/// not raise the sparsity.
 void validate_compress_plan(const CompressPlan& plan);
 
 /// Runs the plan on a copy of `input`'s weights. `recipe_json` (a JSON object: the input file,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <numbers>
+#include <optional>
 #include <random>
 
 #include "nn_compress/csi_network.hpp"
@@ -119,13 +120,20 @@ struct CsiTrainer::Impl {
         net(network_of(model)),
         seed(master_seed),
         hyper(h),
-        adam(net.module().parameters(), torch::optim::AdamOptions(h.lr)) {}
+        adam(net.module().parameters(), torch::optim::AdamOptions(h.lr)) {
+    for (const torch::Tensor& p : net.module().parameters()) {
+      if (p.dim() >= 2) weights.push_back(p);
+    }
+  }
   CsiAutoencoder model;
   detail::CsiNetwork& net;
   std::uint64_t seed;
   TrainHyper hyper;
   torch::optim::Adam adam;
   std::uint64_t steps = 0;
+  std::vector<torch::Tensor> weights;  ///< parameters of rank >= 2 (the regularised ones)
+  std::optional<CsiAutoencoder> teacher;
+  double alpha = 0;
   /// set_constraints, as tensors on the parameters they constrain.
   struct Projection {
     torch::Tensor param;
@@ -203,6 +211,15 @@ void CsiTrainer::set_constraints(const std::vector<WeightConstraint>& constraint
   impl_->project();
 }
 
+void CsiTrainer::set_teacher(CsiAutoencoder teacher, double alpha) {
+  if (!(alpha >= 0 && alpha <= 1)) {
+    throw std::invalid_argument("distillation: alpha must be in [0, 1]");
+  }
+  network_of(teacher).module().eval();
+  impl_->teacher.emplace(std::move(teacher));
+  impl_->alpha = alpha;
+}
+
 CsiAutoencoder& CsiTrainer::model() {
   return impl_->model;
 }
@@ -232,13 +249,29 @@ double CsiTrainer::train_epoch(const arma::fmat& u, std::size_t epoch,
                                     static_cast<double>(s) / static_cast<double>(steps_per_epoch)));
     const torch::Tensor x = gather(u, order.data() + first, count);
     const torch::Tensor y = impl_->net.decode(impl_->net.encode(x));
-    const torch::Tensor loss = torch::mse_loss(y, x);
+    const torch::Tensor mse = torch::mse_loss(y, x);
+    torch::Tensor loss = mse;
+    if (impl_->teacher) {
+      torch::Tensor t;
+      {
+        torch::NoGradGuard no_grad;
+        detail::CsiNetwork& teacher = network_of(*impl_->teacher);
+        t = teacher.decode(teacher.encode(x));
+      }
+      loss = (1.0 - impl_->alpha) * mse + impl_->alpha * torch::mse_loss(y, t);
+    }
+    if (impl_->hyper.l1 > 0 || impl_->hyper.l2 > 0) {
+      for (const torch::Tensor& w : impl_->weights) {
+        if (impl_->hyper.l1 > 0) loss = loss + impl_->hyper.l1 * w.abs().sum();
+        if (impl_->hyper.l2 > 0) loss = loss + impl_->hyper.l2 * w.square().sum();
+      }
+    }
     impl_->adam.zero_grad();
     loss.backward();
     impl_->adam.step();
     impl_->project();
     ++impl_->steps;
-    loss_sum += loss.item<double>() * static_cast<double>(count);
+    loss_sum += mse.item<double>() * static_cast<double>(count);
     if (progress) progress(first + count, n);
   }
   mod.eval();

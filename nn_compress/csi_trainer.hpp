@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nn_compress/compress.hpp"
 #include "nn_compress/csi_autoencoder.hpp"
 
 namespace linksim {
@@ -37,6 +38,11 @@ struct TrainHyper {
   double lr_min = 0;             ///< Cosine: the learning rate reached at the last epoch
   std::size_t batch = 200;       ///< samples per step (the last step of an epoch may be smaller)
   std::size_t epochs = 100;      ///< the schedule's length T in epochs
+  /// Regularisation of the weights (parameters of rank >= 2; never biases or BatchNorm): the loss
+  /// adds l1 * sum |w| (sparser networks, gentler pruning) and l2 * sum w^2 (smaller ranges,
+  /// gentler quantisation), as seed 004 trains before compressing. 0: off.
+  double l1 = 0;
+  double l2 = 0;
 };
 
 /// Learning rate at training progress `t` in epochs (fractional: step s of an epoch of n steps
@@ -65,6 +71,19 @@ struct WeightConstraint {
   std::size_t clusters = 0;
 };
 
+/// Gradual magnitude pruning during training (Zhu & Gupta 2017) with one pruning step per epoch:
+/// before epoch e, each named weight is pruned on its own to schedule.sparsity_at(e) (steps and
+/// begin_step counted in epochs), the smallest |w| first, so an entry pruned before stays pruned.
+/// The mask is then held fixed through the epoch like any WeightConstraint.
+struct GradualPruning {
+  std::vector<std::string> names;   ///< parameter names, as in CsiAutoencoder::state()
+  GradualPruningSchedule schedule;  ///< in epochs: frequency 1, steps = pruning epochs
+  /// The first epoch (0-based) trained at the final sparsity.
+  std::size_t final_epoch() const {
+    return static_cast<std::size_t>(schedule.begin_step + schedule.steps * schedule.frequency);
+  }
+};
+
 class CsiTrainer {
  public:
   /// A fresh network (CsiAutoencoder(arch, cr, seed)) and Adam optimiser.
@@ -74,7 +93,8 @@ class CsiTrainer {
   CsiTrainer& operator=(const CsiTrainer&) = delete;
 
   /// One epoch over the columns of u (normalised samples [2048 x N], see normalise_csi), in a
-  /// shuffled order fixed by (seed, epoch). Returns the mean training loss over the epoch.
+  /// shuffled order fixed by (seed, epoch). Returns the epoch's mean MSE between u_hat and u (the
+  /// data term alone, without distillation or regularisation terms).
   /// `progress(done, total)` is called after every step with samples done so far. Leaves the
   /// network in evaluation mode.
   double train_epoch(const arma::fmat& u, std::size_t epoch,
@@ -85,6 +105,12 @@ class CsiTrainer {
   /// Replaces the constraints (empty: none) and projects the parameters onto them at once.
   /// Throws std::invalid_argument for an unknown parameter, a size mismatch or a bad index.
   void set_constraints(const std::vector<WeightConstraint>& constraints);
+
+  /// Knowledge distillation (regression on the teacher's output): the loss becomes
+  /// (1 - alpha) MSE(u_hat, u) + alpha MSE(u_hat, t), with t = the teacher's reconstruction of u
+  /// (evaluation mode, no gradients). Any architecture and CR may teach. alpha in [0, 1], else
+  /// std::invalid_argument. Evaluation (validation loss, NMSE) still compares with u.
+  void set_teacher(CsiAutoencoder teacher, double alpha);
 
   CsiAutoencoder& model();
   const CsiAutoencoder& model() const;

@@ -4,9 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -176,7 +178,36 @@ json hyper_json(const TrainJob& job) {
           {"lr_min", h.lr_min},
           {"batch", h.batch},
           {"epochs", h.epochs},
-          {"patience", job.patience}};
+          {"patience", job.patience},
+          {"l1", h.l1},
+          {"l2", h.l2}};
+}
+
+/// Before epoch `epoch`: each of the gradual pruning's weights masked to the schedule's sparsity
+/// (combined with the job's own mask of it, if any), the other constraints as they are.
+void set_epoch_constraints(CsiTrainer& trainer, const TrainJob& job, std::size_t epoch) {
+  if (!job.gradual) return;
+  const GradualPruning& g = *job.gradual;
+  const double sparsity = g.schedule.sparsity_at(static_cast<std::int64_t>(epoch));
+  std::vector<WeightConstraint> constraints = job.constraints;
+  const std::vector<NamedArray> state = trainer.model().state();
+  for (const std::string& name : g.names) {
+    const auto a = std::find_if(state.begin(), state.end(),
+                                [&](const NamedArray& x) { return x.name == name; });
+    if (a == state.end()) throw ConfigError("gradual pruning: no weight named '" + name + "'");
+    KeepMask keep = magnitude_prune_mask(a->values, sparsity);
+    auto c = std::find_if(constraints.begin(), constraints.end(),
+                          [&](const WeightConstraint& x) { return x.name == name; });
+    if (c == constraints.end()) {
+      constraints.push_back({name, {}, {}, 0});
+      c = std::prev(constraints.end());
+    }
+    if (!c->keep.empty()) {
+      for (std::size_t i = 0; i < keep.size(); ++i) keep[i] &= c->keep[i];
+    }
+    c->keep = std::move(keep);
+  }
+  trainer.set_constraints(constraints);
 }
 
 }  // namespace
@@ -289,6 +320,18 @@ TrainOutcome run_training(const TrainJob& job, const TrainData& data, std::ostre
     log << "starting from the weights of " << job.init_model.string() << "\n";
   }
   trainer.set_constraints(job.constraints);
+  if (job.gradual && job.gradual->final_epoch() >= job.hyper.epochs) {
+    throw ConfigError("gradual pruning reaches its final sparsity at epoch " +
+                      std::to_string(job.gradual->final_epoch() + 1) +
+                      "; train at least that many "
+                      "epochs (train.epochs = " +
+                      std::to_string(job.hyper.epochs) + ")");
+  }
+  if (!job.teacher_model.empty()) {
+    trainer.set_teacher(CsiAutoencoder::load(job.teacher_model), job.distill_alpha);
+    log << "distilling from " << job.teacher_model.string() << " (alpha " << job.distill_alpha
+        << ")\n";
+  }
 
   const auto record_for = [&](const char* status) {
     json rec = {{"status", status},
@@ -308,6 +351,16 @@ TrainOutcome run_training(const TrainJob& job, const TrainData& data, std::ostre
                                                           (static_cast<double>(st.next_epoch) *
                                                            static_cast<double>(data.train.n_cols))
                                                     : 0.0}};
+    if (job.gradual) {
+      const GradualPruningSchedule& g = job.gradual->schedule;
+      rec["gradual_pruning"] = {
+          {"weights", job.gradual->names},      {"initial_sparsity", g.initial_sparsity},
+          {"final_sparsity", g.final_sparsity}, {"first_epoch", g.begin_step + 1},
+          {"pruning_epochs", g.steps},          {"schedule", "Zhu & Gupta 2017, cubic"}};
+    }
+    if (!job.teacher_model.empty()) {
+      rec["distillation"] = {{"teacher", job.teacher_model.string()}, {"alpha", job.distill_alpha}};
+    }
     return rec;
   };
 
@@ -329,6 +382,7 @@ TrainOutcome run_training(const TrainJob& job, const TrainData& data, std::ostre
           << fmt("%.0f", static_cast<double>(done) / std::max(s, 1e-9)) << " samples/s   "
           << std::flush;
     };
+    set_epoch_constraints(trainer, job, epoch);
     const double train_loss = trainer.train_epoch(data.train, epoch, progress);
     const auto t1 = Clock::now();
     if (job.live_progress) log << "\r" << std::string(60, ' ') << "\r";
@@ -350,13 +404,16 @@ TrainOutcome run_training(const TrainJob& job, const TrainData& data, std::ostre
                           {"val_nmse_db", ev.nmse_db},
                           {"epoch_s", epoch_s},
                           {"samples_per_s", sps}});
-    const bool improved = ev.loss < st.best_val_loss;
+    // While gradual pruning still raises the sparsity, no epoch is a candidate (nor counts
+    // against the patience).
+    const bool candidate = !job.gradual || epoch >= job.gradual->final_epoch();
+    const bool improved = candidate && ev.loss < st.best_val_loss;
     if (improved) {
       st.best_val_loss = ev.loss;
       st.best_epoch = epoch + 1;
       st.since_best = 0;
       best = trainer.model().state();
-    } else {
+    } else if (candidate) {
       ++st.since_best;
     }
     if (job.patience > 0 && st.since_best >= job.patience && st.next_epoch < job.hyper.epochs) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "nn_compress/csi_trainer.hpp"
@@ -39,6 +40,13 @@ struct TrainJob {
   std::vector<NamedArray> init_state;
   /// Kept through training: pruning masks and shared weights (CsiTrainer::set_constraints).
   std::vector<WeightConstraint> constraints;
+  /// Pruning raised epoch by epoch during this training (see GradualPruning); the saved (best)
+  /// model is chosen among the epochs from gradual->final_epoch() on, which must exist.
+  std::optional<GradualPruning> gradual;
+  /// When not empty: a model file that teaches (CsiTrainer::set_teacher) with weight
+  /// distill_alpha.
+  std::filesystem::path teacher_model;
+  double distill_alpha = 0.5;
   /// Canonical text of every setting that affects the result: a checkpoint is only resumed
   /// when its fingerprint is the same.
   std::string fingerprint;

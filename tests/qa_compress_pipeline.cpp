@@ -157,8 +157,10 @@ BOOST_AUTO_TEST_CASE(cluster_finetune_int8_hands_the_constraints_to_the_fine_tun
   std::size_t calls = 0;
   // A stand-in for training that respects the constraints: every weight scaled by 1.1 keeps
   // zeros at zero and shared weights shared.
-  const FineTuneFn finetune = [&](CsiAutoencoder& m, const std::vector<WeightConstraint>& cs) {
+  const FineTuneFn finetune = [&](CsiAutoencoder& m, const std::vector<WeightConstraint>& cs,
+                                  const std::optional<GradualPruning>& gradual) {
     ++calls;
+    BOOST_TEST(!gradual.has_value());
     BOOST_TEST(cs.size() == 2U);
     for (const WeightConstraint& c : cs) {
       BOOST_TEST(mask_sparsity(c.keep) == 0.25, boost::test_tools::tolerance(1e-6));
@@ -216,4 +218,57 @@ BOOST_AUTO_TEST_CASE(bad_plans_are_refused) {
   CompressPlan p = plan_of({CompressStep::Prune});
   p.sparsity = 1.0;
   BOOST_CHECK_THROW(compress_csi_model(model, p, {}, "{}"), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(a_gradual_step_hands_its_schedule_to_the_fine_tuning_and_keeps_its_zeros) {
+  const CsiAutoencoder model(CsiArch::CsiNet, 64, 1);
+  CompressPlan plan;
+  plan.steps = {CompressStep::Gradual, CompressStep::Int8};
+  plan.sparsity = 0.6;
+  plan.initial_sparsity = 0.1;
+  plan.gradual_epochs = 3;
+  std::size_t calls = 0;
+  // A stand-in for the training loop: prunes each named weight to the final sparsity (what
+  // run_training's last pruning epoch does).
+  const FineTuneFn finetune = [&](CsiAutoencoder& m, const std::vector<WeightConstraint>& cs,
+                                  const std::optional<GradualPruning>& gradual) {
+    ++calls;
+    BOOST_TEST_REQUIRE(gradual.has_value());
+    BOOST_TEST((std::set<std::string>(gradual->names.begin(), gradual->names.end()) ==
+                std::set<std::string>{kEncoderFc, kDecoderFc}));
+    BOOST_TEST(gradual->schedule.initial_sparsity == 0.1);
+    BOOST_TEST(gradual->schedule.final_sparsity == 0.6);
+    BOOST_TEST(gradual->final_epoch() == 3U);
+    BOOST_TEST(gradual->schedule.sparsity_at(0) == 0.1);
+    BOOST_TEST(cs.size() == 2U);
+    for (const WeightConstraint& c : cs) BOOST_TEST(c.keep.empty());  // nothing pruned before
+    std::vector<NamedArray> w = m.state();
+    for (NamedArray& a : w) {
+      if (a.name == kEncoderFc || a.name == kDecoderFc) {
+        apply_mask(a.values, magnitude_prune_mask(a.values, gradual->schedule.final_sparsity));
+      }
+    }
+    m = CsiAutoencoder::with_state(m, w);
+  };
+  const CompressOutcome o = compress_csi_model(model, plan, finetune, "{}");
+  BOOST_TEST(calls == 1U);
+  BOOST_TEST(o.sparsity == 0.6, boost::test_tools::tolerance(1e-4));
+  for (const CompressedLayerInfo& l : o.layers) {
+    BOOST_TEST((l.encoding.layout == Layout::Sparse), l.name);
+    BOOST_TEST((l.encoding.coding == ValueCoding::Int8Rows), l.name);
+  }
+  // Refused: not per-layer magnitude pruning, after clustering, or a sparsity that does not rise.
+  CompressPlan bad = plan;
+  bad.prune_method = PruneMethod::Threshold;
+  BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
+  bad = plan;
+  bad.prune_global = true;
+  BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
+  bad = plan;
+  bad.steps = {CompressStep::Cluster, CompressStep::Gradual};
+  BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
+  bad = plan;
+  bad.initial_sparsity = 0.6;
+  BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
+  BOOST_CHECK_THROW(compress_csi_model(model, plan, {}, "{}"), std::invalid_argument);
 }

@@ -171,3 +171,109 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_configuration_or_a_corrupt_one_is_r
   again.force = false;
   BOOST_CHECK_THROW(run_training(again, data, log), ModelFileError);
 }
+
+namespace {
+
+/// Raw-scale samples of normalised ones: x = (u - 0.5) 2 s per column.
+arma::mat raw_of(const arma::fmat& u, const arma::frowvec& scales) {
+  arma::mat x = arma::conv_to<arma::mat>::from(u) - 0.5;
+  x.each_row() %= 2.0 * arma::conv_to<arma::rowvec>::from(scales);
+  return x;
+}
+
+/// Sum over the weights (rank >= 2) of f(w).
+template <class F>
+double weight_sum(const CsiAutoencoder& m, F&& f) {
+  double s = 0;
+  for (const NamedArray& a : m.state()) {
+    if (a.shape.size() < 2) continue;
+    for (const float v : a.values) s += f(static_cast<double>(v));
+  }
+  return s;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(gradual_pruning_reaches_the_final_sparsity_and_saves_a_final_epoch) {
+  const TrainData data = tiny_data();
+  qa::TempDir dir("nn_training_gradual");
+  std::ostringstream log;
+  TrainJob job = tiny_job(dir / "g.lsnn");
+  job.hyper.epochs = 4;
+  GradualPruning g;
+  for (const NamedArray& a : CsiAutoencoder(job.arch, job.cr, 1).state()) {
+    if (a.shape.size() == 2) g.names.push_back(a.name);  // the fully connected weights
+  }
+  BOOST_REQUIRE(g.names.size() == 2U);
+  g.schedule.initial_sparsity = 0.2;
+  g.schedule.final_sparsity = 0.6;
+  g.schedule.frequency = 1;
+  g.schedule.steps = 2;  // epochs 1, 2 and 3 at 0.2, 0.55, 0.6; epoch 4 at 0.6
+  job.gradual = g;
+  const TrainOutcome o = run_training(job, data, log);
+  BOOST_TEST((o.status == TrainStatus::Finished));
+  BOOST_TEST(o.best_epoch >= 3U, "saved epoch " << o.best_epoch << " precedes the final sparsity");
+  const CsiAutoencoder m = CsiAutoencoder::load(job.model_file);
+  for (const NamedArray& a : m.state()) {
+    if (std::find(g.names.begin(), g.names.end(), a.name) == g.names.end()) continue;
+    const auto zeros = static_cast<std::size_t>(std::count(a.values.begin(), a.values.end(), 0.0F));
+    // magnitude_prune_mask's exact count for this size.
+    std::vector<float> ramp(a.values.size());
+    for (std::size_t i = 0; i < ramp.size(); ++i) ramp[i] = static_cast<float>(i + 1);
+    const KeepMask expected = magnitude_prune_mask(ramp, 0.6);
+    const auto expected_zeros =
+        static_cast<std::size_t>(std::count(expected.begin(), expected.end(), 0));
+    BOOST_TEST(zeros == expected_zeros, a.name);
+  }
+  BOOST_TEST(m.training_record().find("\"gradual_pruning\"") != std::string::npos);
+  // Too few epochs to reach the final sparsity: refused before training.
+  TrainJob short_job = job;
+  short_job.model_file = dir / "short.lsnn";
+  short_job.hyper.epochs = 2;
+  BOOST_CHECK_THROW(run_training(short_job, data, log), ConfigError);
+}
+
+BOOST_AUTO_TEST_CASE(distillation_pulls_the_student_towards_the_teacher) {
+  set_torch_threads(1);
+  arma::frowvec scales;
+  const arma::fmat u = indoor_normalised(64, 11, scales);
+  const arma::mat x = raw_of(u, scales);
+  // A teacher that is not the identity: an untrained network of another seed and CR.
+  const CsiAutoencoder teacher(CsiArch::CsiNet, 16, 77);
+  const arma::mat t = teacher.reconstruct(x);
+  TrainHyper h;
+  h.batch = 16;
+  h.lr = 2e-3;
+  const auto distance_to_teacher = [&](double alpha) {
+    CsiTrainer s(CsiArch::CsiNet, 64, 3, h);
+    if (alpha > 0) s.set_teacher(CsiAutoencoder::with_state(teacher, teacher.state()), alpha);
+    for (std::size_t e = 0; e < 15; ++e) s.train_epoch(u, e);
+    return arma::accu(arma::square(s.model().reconstruct(x) - t));
+  };
+  const double plain = distance_to_teacher(0.0), taught = distance_to_teacher(1.0);
+  BOOST_TEST(taught < 0.5 * plain, "distance to the teacher " << plain << " -> " << taught);
+  CsiTrainer s(CsiArch::CsiNet, 64, 3, h);
+  BOOST_CHECK_THROW(s.set_teacher(CsiAutoencoder(CsiArch::CsiNet, 64, 1), 1.5),
+                    std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(l1_and_l2_regularisation_shrink_the_weights) {
+  set_torch_threads(1);
+  arma::frowvec scales;
+  const arma::fmat u = indoor_normalised(64, 12, scales);
+  const auto trained = [&](double l1, double l2) {
+    TrainHyper h;
+    h.batch = 16;
+    h.l1 = l1;
+    h.l2 = l2;
+    CsiTrainer s(CsiArch::CsiNet, 64, 3, h);
+    for (std::size_t e = 0; e < 5; ++e) s.train_epoch(u, e);
+    return CsiAutoencoder::with_state(s.model(), s.model().state());
+  };
+  const CsiAutoencoder plain = trained(0, 0), with_l1 = trained(1e-5, 0),
+                       with_l2 = trained(0, 1e-4);
+  const auto abs_sum = [](double v) { return std::abs(v); };
+  const auto square_sum = [](double v) { return v * v; };
+  BOOST_TEST(weight_sum(with_l1, abs_sum) < 0.9 * weight_sum(plain, abs_sum));
+  BOOST_TEST(weight_sum(with_l2, square_sum) < 0.9 * weight_sum(plain, square_sum));
+}
