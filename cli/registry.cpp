@@ -93,6 +93,10 @@ const std::vector<Named<FeedbackMethod>> kCsiMethods = {
     {"convcsinet", FeedbackMethod::ConvCsiNet, "NN: ConvCsiNet autoencoder from csi.model"},
     {"convsqucsinet", FeedbackMethod::ConvSquCsiNet,
      "NN: ConvSquCsiNet (fire modules) autoencoder from csi.model"}};
+const std::vector<Named<WeightPrecision>> kPrecisions = {
+    {"fp32", WeightPrecision::Fp32, "float32 weights, as trained"},
+    {"fp16", WeightPrecision::Fp16, "the dense layers' weights rounded to float16"},
+    {"int8", WeightPrecision::Int8, "the dense layers' weights as int8 with per-row scales"}};
 const std::vector<Named<SensingKind>> kSensings = {
     {"gaussian", SensingKind::Gaussian, "i.i.d. N(0, 1/M) entries"},
     {"rademacher", SensingKind::Rademacher, "i.i.d. +-1/sqrt(M) entries"}};
@@ -235,6 +239,12 @@ std::vector<ParamSpec> make_schema() {
   s.push_back(choice("csi.backend", backends, "torch",
                      "inference backend of an NN method (auto: the fastest measured here that "
                      "matches torch)"));
+  s.push_back(number("csi.prune", ParamKind::Real, "0", 0, 0.99,
+                     "NN methods: post-training magnitude pruning of the dense layers to this "
+                     "sparsity as the model loads, no fine-tuning (seed 000 Figure 2 sweeps)"));
+  s.push_back(choice("csi.precision", names_in(kPrecisions), "fp32",
+                     "NN methods: post-training storage of the dense layers' weights "
+                     "(fp32, fp16, int8); the size is that of the compact model file"));
   s.push_back(number("csi.cr", ParamKind::Int, "4", 1, 2048,
                      "compression ratio 1/cr: M = floor(2048 / cr) fed-back real values"));
   s.push_back(choice("csi.sensing", names_in(kSensings), "gaussian", "CS sensing matrix"));
@@ -399,9 +409,15 @@ std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::s
       }
       std::unique_ptr<CsiFeedback> nn;
       try {
-        nn = make_nn_feedback(file, *inference_backend_named(point.text("csi.backend")), threads);
+        PostTrainingCompression post;
+        post.sparsity = point.real("csi.prune");
+        post.precision = lookup(point, "csi.precision", kPrecisions);
+        nn = make_nn_feedback(file, *inference_backend_named(point.text("csi.backend")), threads,
+                              post);
       } catch (const ModelFileError& e) {
         throw ConfigError("key 'csi.model': " + std::string(e.what()));
+      } catch (const AlreadyCompressedError& e) {
+        throw ConfigError("keys 'csi.prune', 'csi.precision': " + std::string(e.what()));
       } catch (const std::invalid_argument& e) {
         throw ConfigError("key 'csi.backend': " + std::string(e.what()));
       }

@@ -326,6 +326,8 @@ RunRecord run_scenario(const RunOptions& options, std::ostream& log, const Point
   if (options.plot) {
     const std::string err = csi ? write_nmse_plot(run, dir) : write_ber_plot(run, dir);
     if (!err.empty()) log << "warning: no plot: " << err << "\n";
+    const std::string cerr = csi ? write_compression_plots(run, dir) : "";
+    if (!cerr.empty()) log << "warning: no compression plot: " << cerr << "\n";
   }
   return run;
 }

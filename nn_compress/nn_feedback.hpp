@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 
 #include "blocks/csi_feedback.hpp"
 #include "nn_compress/csi_autoencoder.hpp"
@@ -38,11 +39,32 @@ class NnCsiFeedback final : public CsiFeedback {
   CsiFeedbackInfo info_;
 };
 
-/// Loads a model file written by `linksim train` or `linksim compress` and runs it on `backend`
-/// with `threads` threads per call (0 = all cores; LibTorch's count is process-wide). Throws
-/// ModelFileError (exit code 2 in the CLI) for a missing, corrupt or mismatched file, and
-/// std::invalid_argument for a backend that cannot run the architecture.
+/// Weight storage of a post-training compression.
+enum class WeightPrecision { Fp32, Fp16, Int8 };
+
+/// Compression applied as a model is loaded, without fine-tuning (scenario keys csi.prune and
+/// csi.precision; seed 000's Figure 2 sweeps): per-layer magnitude pruning of the dense layers to
+/// `sparsity`, then their kept weights stored as `precision` (int8: per-row scales). The model
+/// size is then the size of its compact file (compact_model.hpp), computed, not written.
+struct PostTrainingCompression {
+  double sparsity = 0;  ///< [0, 1)
+  WeightPrecision precision = WeightPrecision::Fp32;
+  bool active() const { return sparsity > 0 || precision != WeightPrecision::Fp32; }
+};
+
+/// An active PostTrainingCompression asked of a model that is compressed already.
+class AlreadyCompressedError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// Loads a model file written by `linksim train` or `linksim compress`, applies `post` if
+/// active, and runs it on `backend` with `threads` threads per call (0 = all cores; LibTorch's
+/// count is process-wide). Throws ModelFileError (exit code 2 in the CLI) for a missing, corrupt
+/// or mismatched file, and std::invalid_argument for a backend that cannot run the architecture,
+/// or AlreadyCompressedError for an active `post` on a model that is compressed already.
 std::unique_ptr<CsiFeedback> make_nn_feedback(const std::filesystem::path& model,
-                                              InferenceBackend backend, unsigned threads);
+                                              InferenceBackend backend, unsigned threads,
+                                              const PostTrainingCompression& post = {});
 
 }  // namespace linksim

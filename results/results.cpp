@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -247,7 +248,8 @@ std::string ci_text(double lo, double hi, const char* format) {
   return out.str();
 }
 
-/// Points of a CSI run in table order: other swept keys, then CR, then sweep order.
+/// Points of a CSI run in table order: grouped by the other swept keys (groups in the order
+/// they first appear in the sweep), then CR, then sweep order.
 std::vector<const PointRecord*> csi_rows(const RunRecord& run) {
   std::vector<const PointRecord*> rows;
   for (const auto& p : run.points) {
@@ -261,9 +263,11 @@ std::vector<const PointRecord*> csi_rows(const RunRecord& run) {
     }
     return label;
   };
+  std::map<std::string, std::size_t> group;
+  for (const PointRecord* p : rows) group.emplace(others(*p), group.size());
   std::stable_sort(rows.begin(), rows.end(), [&](const PointRecord* a, const PointRecord* b) {
-    const std::string la = others(*a), lb = others(*b);
-    if (la != lb) return la < lb;
+    const std::size_t ga = group.at(others(*a)), gb = group.at(others(*b));
+    if (ga != gb) return ga < gb;
     return a->csi->cr < b->csi->cr;
   });
   return rows;
@@ -352,37 +356,54 @@ std::string csi_table(const RunRecord& run) {
   return out.str();
 }
 
+/// Whether a CSI run compares compressed models: it sweeps csi.variant, csi.backend, csi.prune
+/// or csi.precision.
+bool compression_swept(const RunRecord& run) {
+  return std::any_of(run.axes.begin(), run.axes.end(), [](const std::string& a) {
+    return a == "csi.variant" || a == "csi.backend" || a == "csi.prune" || a == "csi.precision";
+  });
+}
+
+/// The reference of the compression ratios at CR `cr`: the uncompressed model (variant
+/// "original" or none, no pruning, 32-bit weights) on torch; nullptr if the run has none.
+const PointRecord* compression_baseline(const RunRecord& run, std::size_t cr) {
+  for (const auto& q : run.points) {
+    if (q.csi && q.csi->cr == cr && q.csi->backend == "torch" && q.csi->sparsity == 0 &&
+        q.csi->bits == 32 && (q.csi->variant.empty() || q.csi->variant == "original")) {
+      return &q;
+    }
+  }
+  return nullptr;
+}
+
+/// Batch-1 latency of an NN point: encoder + reconstruction per sample (p50 or p99), in µs; 0
+/// when either is missing.
+double batch1_latency_us(const PointRecord& p, bool p99) {
+  const LatencySummary* e = find_stage(p, "encoder");
+  const LatencySummary* d = find_stage(p, "reconstruction");
+  if (!e || !d) return 0.0;
+  return p99 ? e->p99_us + d->p99_us : e->p50_us + d->p50_us;
+}
+
 /// Seed 000's Table I layout for runs that sweep csi.variant or csi.backend: per CR, each model
 /// variant on each backend with its size on disk, sparsity, bits, batch-1 latency (encoder +
 /// reconstruction per sample), batched throughput and NMSE (rho); size and latency also as
 /// ratios to the CR's "original" variant on torch, measured in the same run.
 std::string csi_compression_table(const RunRecord& run) {
-  const bool swept = std::any_of(run.axes.begin(), run.axes.end(), [](const std::string& a) {
-    return a == "csi.variant" || a == "csi.backend";
-  });
-  if (!swept) return "";
+  if (!compression_swept(run)) return "";
   std::ostringstream out;
   out << "\n### Compressed models (seed 000, Table I layout)\n\n"
          "Size: the model file on disk. Latency: batch 1, one thread per call, encoder + "
          "reconstruction per sample (p50 / p99). Throughput: batches of up to 200 on every "
-         "worker at once. Ratios against the same CR's `original` on `torch`, from this run.\n\n"
+         "worker at once. Ratios against the same CR's uncompressed model (`original`, fp32, "
+         "no pruning) on `torch`, from this run.\n\n"
          "| CR | Variant | Backend | Size (MB) | Smaller | Sparsity | Bits | Latency p50 / p99 "
          "(µs) | Faster | Throughput (samples/s) | NMSE dB (rho) |\n"
          "|---|---|---|---|---|---|---|---|---|---|---|\n";
-  const auto latency = [](const PointRecord& p, bool p99) {
-    const LatencySummary* e = find_stage(p, "encoder");
-    const LatencySummary* d = find_stage(p, "reconstruction");
-    if (!e || !d) return 0.0;
-    return p99 ? e->p99_us + d->p99_us : e->p50_us + d->p50_us;
-  };
+  const auto latency = [](const PointRecord& p, bool p99) { return batch1_latency_us(p, p99); };
   for (const PointRecord* p : csi_rows(run)) {
     const CsiPointMetrics& m = *p->csi;
-    const PointRecord* base = nullptr;
-    for (const auto& q : run.points) {
-      if (q.csi && q.csi->cr == m.cr && q.csi->variant == "original" && q.csi->backend == "torch") {
-        base = &q;
-      }
-    }
+    const PointRecord* base = compression_baseline(run, m.cr);
     const auto ratio = [](double num, double den, const char* f) {
       return den > 0 && num > 0 ? fmt(f, num / den) : std::string("-");
     };
@@ -646,6 +667,86 @@ std::string write_nmse_plot(const RunRecord& run, const std::filesystem::path& d
   write_file_atomically(dir / "nmse.dat", data.str());
   write_file_atomically(dir / "nmse.gp", gp.str());
   return run_gnuplot(dir, "nmse.gp");
+}
+
+std::vector<std::size_t> pareto_front(const std::vector<std::pair<double, double>>& xy) {
+  std::vector<std::size_t> order(xy.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return xy[a].first != xy[b].first ? xy[a].first < xy[b].first : xy[a].second < xy[b].second;
+  });
+  std::vector<std::size_t> front;
+  for (const std::size_t i : order) {
+    if (front.empty() || xy[i].second < xy[front.back()].second) front.push_back(i);
+  }
+  return front;
+}
+
+std::string write_compression_plots(const RunRecord& run, const std::filesystem::path& dir) {
+  if (!compression_swept(run)) return "";
+  // Per backend: (size MB, NMSE dB, batch-1 latency µs, label) of every NN point.
+  struct Row {
+    double mb, nmse, latency;
+    std::string label;
+  };
+  std::map<std::string, std::vector<Row>> by_backend;
+  std::vector<Row> all;
+  for (const PointRecord* p : csi_rows(run)) {
+    const CsiPointMetrics& m = *p->csi;
+    if (m.size_bytes == 0) continue;  // a CS method
+    std::string label = m.variant.empty()
+                            ? fmt("%.0f%%", 100 * m.sparsity) + " " + std::to_string(m.bits) + "b"
+                            : m.variant;
+    if (std::find(run.axes.begin(), run.axes.end(), "csi.cr") != run.axes.end()) {
+      label += " CR" + std::to_string(m.cr);
+    }
+    const Row r{static_cast<double>(m.size_bytes) / 1e6, m.nmse_db, batch1_latency_us(*p, false),
+                label};
+    by_backend[m.backend].push_back(r);
+    all.push_back(r);
+  }
+  if (all.empty()) return "no NN points to plot";
+  std::ostringstream data, gp;
+  std::size_t block = 0;
+  const auto write_block = [&](const std::vector<Row>& rows, auto&& x, auto&& y) {
+    if (block++) data << "\n\n";
+    for (const Row& r : rows) data << x(r) << ' ' << y(r) << " \"" << r.label << "\"\n";
+  };
+  const auto size_of = [](const Row& r) { return r.mb; };
+  const auto nmse_of = [](const Row& r) { return r.nmse; };
+  const auto latency_of = [](const Row& r) { return r.latency; };
+  const auto front_of = [&](auto&& x, auto&& y) {
+    std::vector<std::pair<double, double>> xy;
+    for (const Row& r : all) xy.emplace_back(x(r), y(r));
+    std::vector<Row> front;
+    for (const std::size_t i : pareto_front(xy)) front.push_back(all[i]);
+    return front;
+  };
+  gp << "set terminal svg size 1200,520 dynamic enhanced font 'sans,12'\n"
+     << "set output 'compression.svg'\nset multiplot layout 1,2 title "
+     << gnuplot_quoted(run.scenario +
+                       ": compressed models (Pareto front: nothing both smaller "
+                       "and better)")
+     << " noenhanced\nset grid\nset logscale x\nset key bottom right\n";
+  const auto panel = [&](const char* ylabel, auto&& y) {
+    gp << "set xlabel 'model size on disk (MB)'\nset ylabel '" << ylabel << "'\nplot ";
+    std::size_t i = 0;
+    for (const auto& [backend, rows] : by_backend) {
+      gp << (i++ ? ", " : "") << "'compression.dat' index " << block
+         << " using 1:2 with points pt 7 ps 0.8 title " << gnuplot_quoted(backend) << " noenhanced";
+      write_block(rows, size_of, y);
+    }
+    gp << ", 'compression.dat' index " << block
+       << " using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.5 title 'Pareto front', '' index "
+       << block << " using 1:2:3 with labels offset 0,1 font ',9' notitle noenhanced\n";
+    write_block(front_of(size_of, y), size_of, y);
+  };
+  panel("NMSE (dB)", nmse_of);
+  panel("latency, batch 1, p50 (µs)", latency_of);
+  gp << "unset multiplot\n";
+  write_file_atomically(dir / "compression.dat", data.str());
+  write_file_atomically(dir / "compression.gp", gp.str());
+  return run_gnuplot(dir, "compression.gp");
 }
 
 }  // namespace linksim

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/montecarlo.hpp"
@@ -80,6 +81,16 @@ std::string write_ber_plot(const RunRecord& run, const std::filesystem::path& di
 /// Makes nmse.svg in `dir` (NMSE against CR, one curve per method) for a CSI feedback run.
 /// Returns an error message, or "" on success.
 std::string write_nmse_plot(const RunRecord& run, const std::filesystem::path& dir);
+
+/// Makes compression.svg in `dir` for a CSI run that compares compressed models (sweeps
+/// csi.variant, csi.backend, csi.prune or csi.precision): NMSE and batch-1 latency against the
+/// size on disk, one point set per backend, each with its Pareto front. Returns an error message,
+/// or "" on success or when the run compares no compressed models.
+std::string write_compression_plots(const RunRecord& run, const std::filesystem::path& dir);
+
+/// Indices of the points (x, y) that no other point beats in both (smaller x and smaller y,
+/// one of them strictly), in increasing x: the Pareto front when both are to be minimised.
+std::vector<std::size_t> pareto_front(const std::vector<std::pair<double, double>>& xy);
 
 /// Reads results.json back (for --resume). Throws std::runtime_error on a malformed file.
 RunRecord read_results(const std::filesystem::path& json_file);

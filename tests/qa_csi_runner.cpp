@@ -247,3 +247,68 @@ BOOST_AUTO_TEST_CASE(bad_dataset_files_are_config_errors) {
     }
   }
 }
+
+BOOST_AUTO_TEST_CASE(post_training_prune_and_precision_sweeps_report_the_compact_size) {
+  // csi.prune x csi.precision on the shipped CR 4 model: each point's size is the compact file
+  // the same compression writes, sparsity and bits follow the keys, int8 costs little NMSE, and
+  // the summary and the plots compare them.
+  const qa::TempDir dir("csi_runner_post_training");
+  const std::string shipped = std::string(LINKSIM_MODELS_DIR) + "/csinet_indoor_cr4.lsnn";
+  std::string ini = scenario("model = " + shipped + "\nprune = 0, 0.5\nprecision = fp32, int8\n");
+  ini.replace(ini.find("method = omp, amp"), 17, "method = csinet");
+  ini.replace(ini.find("cr = 4, 32"), 10, "cr = 4");
+  qa::write_text(dir / "s.ini", ini);
+  const RunRecord r = run(dir / "s.ini", dir / "out", 2);
+  BOOST_REQUIRE(r.points.size() == 4U);
+  // The same compression written to disk.
+  const CsiAutoencoder model = CsiAutoencoder::load(shipped);
+  CompressPlan plan;
+  plan.steps = {CompressStep::Prune, CompressStep::Int8};
+  plan.sparsity = 0.5;
+  const nlohmann::json recipe = {{"input_model", shipped},
+                                 {"input_compression", nullptr},
+                                 {"post_training", true},
+                                 {"sparsity", 0.5}};  // what the run records
+  write_compact_model(dir / "p50_int8.lsnnc",
+                      compress_csi_model(model, plan, {}, recipe.dump()).compact);
+  double fp32 = 0, int8 = 0;
+  for (const PointRecord& p : r.points) {
+    const CsiPointMetrics& m = *p.csi;
+    const double prune = std::stod(p.swept.at("csi.prune"));
+    const bool is_int8 = p.swept.at("csi.precision") == "int8";
+    BOOST_TEST(m.bits == (is_int8 ? 8U : 32U));
+    BOOST_TEST(m.sparsity >= prune);
+    BOOST_TEST(m.sparsity < prune + 0.02);  // int8 rounds a few more weights to zero
+    if (prune == 0 && !is_int8) {
+      BOOST_TEST(m.size_bytes == fs::file_size(shipped));  // as loaded: the file itself
+      fp32 = m.nmse_db;
+    }
+    if (prune == 0 && is_int8) int8 = m.nmse_db;
+    if (prune == 0.5 && is_int8) BOOST_TEST(m.size_bytes == fs::file_size(dir / "p50_int8.lsnnc"));
+  }
+  BOOST_TEST(std::abs(int8 - fp32) < 0.3);
+  const std::string summary = qa::read_text(dir / "out" / "summary.md");
+  BOOST_TEST(summary.find("Compressed models (seed 000, Table I layout)") != std::string::npos);
+  if (write_compression_plots(r, dir / "out").empty()) {  // gnuplot present
+    BOOST_TEST(fs::file_size(dir / "out" / "compression.svg") > 1000U);
+  }
+  // Post-training pruning of a model that is quantised already is refused with a clear message.
+  plan.steps = {CompressStep::Int8};
+  write_compact_model(dir / "q.lsnnc", compress_csi_model(model, plan, {}, "{}").compact);
+  std::string bad = ini;
+  bad.replace(bad.find("model = "), 8 + shipped.size(), "model = " + (dir / "q.lsnnc").string());
+  qa::write_text(dir / "bad.ini", bad);
+  BOOST_CHECK_EXCEPTION(run(dir / "bad.ini", dir / "bad", 1), ConfigError,
+                        [](const ConfigError& e) {
+                          return std::string(e.what()).find("csi.prune") != std::string::npos;
+                        });
+}
+
+BOOST_AUTO_TEST_CASE(the_pareto_front_keeps_the_points_nothing_beats_in_both) {
+  // (size, NMSE): (1, -5) (2, -8) (3, -7) (4, -10) (2, -6) (5, -10): (3, -7) is beaten by
+  // (2, -8), (2, -6) by (2, -8), (5, -10) by (4, -10).
+  const std::vector<std::pair<double, double>> xy = {{1, -5},  {2, -8}, {3, -7},
+                                                     {4, -10}, {2, -6}, {5, -10}};
+  BOOST_TEST((pareto_front(xy) == std::vector<std::size_t>{0, 1, 3}));
+  BOOST_TEST(pareto_front({}).empty());
+}
