@@ -567,10 +567,11 @@ CompressPlan read_plan(const PointConfig& pc, const std::string& file) {
   return plan;
 }
 
-/// `a/b.lsnnc` -> `a/b.finetune.lsnn` (the fine-tuning's model file; its .ckpt etc. follow).
-std::filesystem::path finetune_model_path(const std::filesystem::path& out) {
+/// `a/b.lsnnc` -> `a/b.finetune.lsnn` for a plan's first fine-tuning step (finetune or
+/// gradual), `a/b.finetune<k>.lsnn` for its k-th: each step's model file (its .ckpt etc. follow).
+std::filesystem::path finetune_model_path(const std::filesystem::path& out, std::size_t k) {
   std::filesystem::path p = out;
-  p.replace_extension(".finetune.lsnn");
+  p.replace_extension(".finetune" + (k > 1 ? std::to_string(k) : std::string()) + ".lsnn");
   return p;
 }
 
@@ -735,20 +736,26 @@ int cmd_compress(const std::vector<std::string>& args) {
 
   std::string command = "linksim compress " + file;
   for (const auto& s : sets) command += " --set " + s;
+  std::size_t finetune_step = 0;
+  std::optional<TrainData> cached_data;  // loaded once for every fine-tuning step
+  json data_record;
   const FineTuneFn finetune = [&](CsiAutoencoder& model,
                                   const std::vector<WeightConstraint>& constraints,
                                   const std::optional<GradualPruning>& gradual) {
+    ++finetune_step;
     TrainJob job;
     job.arch = model.arch();
     job.cr = model.cr();
     set_schedule(pc, job);
     job.threads = threads;
-    job.model_file = finetune_model_path(out);
-    // The constraints follow from the configuration and the input model's file (its checksum
-    // is in the model file's header), so the fingerprint covers both.
+    job.model_file = finetune_model_path(out, finetune_step);
+    // The constraints follow from the configuration, the input model's file (its checksum is
+    // in the model file's header) and the steps before, so the fingerprint covers them.
     job.fingerprint = fingerprint +
                       "input_bytes=" + std::to_string(std::filesystem::file_size(input_path)) +
-                      "\n";
+                      "\n" +
+                      (finetune_step > 1 ? "finetune_step=" + std::to_string(finetune_step) + "\n"
+                                         : std::string());
     job.init_state = model.state();
     job.constraints = constraints;
     job.gradual = gradual;
@@ -770,20 +777,23 @@ int cmd_compress(const std::vector<std::string>& args) {
         return;
       }
     }
-    RawSplits raw_data = load_data(pc, split, threads, std::cerr);
-    TrainData data;
-    arma::frowvec unused;
-    data.train = normalise_csi(raw_data.train, unused);
-    raw_data.train.reset();
-    data.val = normalise_csi(raw_data.val, data.val_scales);
-    data.test = normalise_csi(raw_data.test, data.test_scales);
+    if (!cached_data) {
+      RawSplits raw_data = load_data(pc, split, threads, std::cerr);
+      TrainData& data = cached_data.emplace();
+      arma::frowvec unused;
+      data.train = normalise_csi(raw_data.train, unused);
+      raw_data.train.reset();
+      data.val = normalise_csi(raw_data.val, data.val_scales);
+      data.test = normalise_csi(raw_data.test, data.test_scales);
+      data_record = raw_data.data_record;
+    }
     job.recipe_json = json({{"config_file", file},
                             {"config", config},
-                            {"data", raw_data.data_record},
+                            {"data", data_record},
                             {"git_revision", git_revision()},
                             {"command", command}})
                           .dump();
-    run_training(job, data, std::cerr);
+    run_training(job, *cached_data, std::cerr);
     model = CsiAutoencoder::load(job.model_file);
   };
   const json recipe = {{"input_model", input_path},

@@ -441,7 +441,10 @@ std::string csi_summary_markdown(const RunRecord& run) {
 }  // namespace
 
 std::string results_table(const RunRecord& run) {
-  if (run.kind == "csi_feedback") return csi_table(run);
+  if (run.kind == "csi_feedback") {
+    // A comparison of compressed models shows its seed 000 table (summary.md has both).
+    return compression_swept(run) ? csi_compression_table(run) : csi_table(run);
+  }
   std::ostringstream out;
   const auto axes = series_axes(run);
   out << "|";

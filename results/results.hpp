@@ -95,7 +95,8 @@ std::vector<std::size_t> pareto_front(const std::vector<std::pair<double, double
 /// Reads results.json back (for --resume). Throws std::runtime_error on a malformed file.
 RunRecord read_results(const std::filesystem::path& json_file);
 
-/// The human-readable table of summary.md (also printed by `linksim run`).
+/// The human-readable table of summary.md (also printed by `linksim run`); for a CSI run that
+/// compares compressed models, its seed 000 table.
 std::string results_table(const RunRecord& run);
 
 /// Writes `content` to `path` via a temporary file in the same folder and a rename.

@@ -234,6 +234,31 @@ BOOST_AUTO_TEST_CASE(train_interrupt_resume_and_model_info) {
     sparse_layers += l.at("encoding") == "sparse int8-rows" ? 1 : 0;
   }
   BOOST_TEST(sparse_layers == 2U);
+  // Gradual pruning then a second fine-tuning with a teacher: each step has its own resumable
+  // fine-tuning files, the data is made once, and the sparsity reached is the requested one.
+  const Result gradual =
+      run_cli({"compress", "qp.ini", "--no-plot", "--set", "compress.steps=gradual, finetune, int8",
+               "--set", "prune.gradual_epochs=1", "--set", "train.epochs=2", "--set",
+               "distill.teacher=out/tiny.lsnn", "--set", "run.model=out/g.lsnnc"},
+              dir.path());
+  BOOST_TEST_REQUIRE(gradual.status == 0, gradual.err);
+  BOOST_TEST(fs::exists(dir / "out" / "g.finetune.lsnn"));
+  BOOST_TEST(fs::exists(dir / "out" / "g.finetune2.lsnn"));
+  BOOST_TEST(contains(gradual.err, "distilling from out/tiny.lsnn"), gradual.err);
+  std::size_t generated = 0;
+  for (auto at = gradual.err.find("generating"); at != std::string::npos;
+       at = gradual.err.find("generating", at + 1)) {
+    ++generated;
+  }
+  BOOST_TEST(generated == 1U, gradual.err);
+  const auto g = nlohmann::json::parse(run_cli({"model-info", "out/g.lsnnc"}, dir.path()).out);
+  BOOST_TEST(g.at("compression").at("steps").size() == 3U);
+  BOOST_TEST(g.at("compression").at("sparsity").get<double>() >= 0.6);
+  BOOST_TEST(g.at("compression").at("sparsity").get<double>() < 0.62);
+  const Result bad_teacher =
+      run_cli({"compress", "qp.ini", "--set", "distill.teacher=out/none.lsnn"}, dir.path());
+  BOOST_TEST(bad_teacher.status == 2);
+  BOOST_TEST(contains(bad_teacher.err, "distill.teacher"), bad_teacher.err);
   const Result bad_step =
       run_cli({"compress", "qp.ini", "--set", "compress.steps=prune, shrink"}, dir.path());
   BOOST_TEST(bad_step.status == 2);
