@@ -67,9 +67,11 @@ std::unique_ptr<CsiFeedback> make_nn_feedback(const std::filesystem::path& model
             " is compressed already; post-training pruning applies to uncompressed models, and "
             "post-training precision to uncompressed or pruned (fp32, dense layers) ones");
       }
-      plan.prune_method = PruneMethod::Threshold;  // exactly its zeros
-      plan.threshold = std::numeric_limits<float>::min();
-      plan.steps.push_back(CompressStep::Prune);
+      if (input_record.value("sparsity", 0.0) > 0) {
+        plan.prune_method = PruneMethod::Threshold;  // exactly its zeros
+        plan.threshold = std::numeric_limits<float>::min();
+        plan.steps.push_back(CompressStep::Prune);
+      }
     }
     plan.sparsity = post.sparsity;
     if (post.sparsity > 0) plan.steps.push_back(CompressStep::Prune);

@@ -292,6 +292,21 @@ BOOST_AUTO_TEST_CASE(post_training_prune_and_precision_sweeps_report_the_compact
   if (write_compression_plots(r, dir / "out").empty()) {  // gnuplot present
     BOOST_TEST(fs::file_size(dir / "out" / "compression.svg") > 1000U);
   }
+  // A pruned fp32 model (as linksim compress writes) takes a precision; its zeros stay pruned.
+  plan.steps = {CompressStep::Prune};
+  write_compact_model(dir / "p50.lsnnc", compress_csi_model(model, plan, {}, "{}").compact);
+  std::string pruned = ini;
+  pruned.replace(pruned.find("model = "), 8 + shipped.size(),
+                 "model = " + (dir / "p50.lsnnc").string());
+  pruned.replace(pruned.find("prune = 0, 0.5"), 14, "prune = 0");
+  qa::write_text(dir / "pruned.ini", pruned);
+  const RunRecord rp = run(dir / "pruned.ini", dir / "pruned", 1);
+  BOOST_REQUIRE(rp.points.size() == 2U);
+  for (const PointRecord& p : rp.points) {
+    BOOST_TEST(p.csi->sparsity >= 0.5);
+    BOOST_TEST(p.csi->sparsity < 0.52);
+    BOOST_TEST(p.csi->bits == (p.swept.at("csi.precision") == "int8" ? 8U : 32U));
+  }
   // Post-training pruning of a model that is quantised already is refused with a clear message.
   plan.steps = {CompressStep::Int8};
   write_compact_model(dir / "q.lsnnc", compress_csi_model(model, plan, {}, "{}").compact);
