@@ -14,6 +14,8 @@
 #include "cli/runner.hpp"
 #include "cli/train_commands.hpp"
 #include "nn_compress/backends.hpp"
+#include "nn_compress/inference_bench.hpp"
+#include "nn_compress/model_file.hpp"
 #include "sim/montecarlo.hpp"
 
 namespace po = boost::program_options;
@@ -36,6 +38,7 @@ const char* kUsage =
     "  list             every block, channel and detector with its parameters, and the NN "
     "backends\n"
     "  bench montecarlo throughput of our engine against an IT++-only loop\n"
+    "  bench inference  the NN inference backends side by side on one model\n"
     "  dataset          generate a massive MIMO CSI dataset (COST 2100-style) as HDF5\n"
     "  channel-stats FILE  statistics of a CSI dataset (ours or a CsiNet .mat) as JSON\n"
     "  train FILE       train a CSI feedback autoencoder (CsiNet family) from a training scenario\n"
@@ -222,27 +225,59 @@ int cmd_list(const std::vector<std::string>& args) {
 
 int cmd_bench(const std::vector<std::string>& args) {
   po::options_description opts(
-      "usage: linksim bench montecarlo [options]\n\n"
-      "Uncoded BPSK over AWGN with hard decisions: our Monte Carlo engine against an IT++-only\n"
-      "loop (randb, BPSK, randn, BERC; 1e5-bit blocks), one after the other in this process.\n"
-      "Prints one JSON object with linksim_mbps_per_core, itpp_mbps_per_core and "
-      "ratio.\n\noptions");
+      "usage: linksim bench montecarlo|inference [options]\n\n"
+      "montecarlo: uncoded BPSK over AWGN with hard decisions: our Monte Carlo engine against an\n"
+      "IT++-only loop (randb, BPSK, randn, BERC; 1e5-bit blocks), one after the other in this\n"
+      "process. Prints one JSON object with linksim_mbps_per_core, itpp_mbps_per_core and ratio.\n"
+      "inference: every NN inference backend (torch, xnnpack, xnnpack-sparse, int8, sparse,\n"
+      "sparse-int8) on one CSI model, its dense layers optionally pruned first: batch-1 latency\n"
+      "(one thread, p50 / p99), batched throughput, parity and NMSE against torch, the speed-ups\n"
+      "over torch measured in the same run, and what `auto` picks. Prints one JSON object.\n\n"
+      "options");
   MonteCarloBenchOptions b;
+  InferenceBenchOptions inf;
+  std::string model = "models/csinet_indoor_cr4.lsnn";
   opts.add_options()("help,h", "show this help")(
-      "seconds", po::value<double>(&b.seconds)->default_value(b.seconds),
-      "wall time per contender")("frame-bits",
-                                 po::value<std::size_t>(&b.frame_bits)->default_value(b.frame_bits),
-                                 "linksim frame size")(
-      "ebn0-db", po::value<double>(&b.ebn0_db)->default_value(b.ebn0_db), "Eb/N0 in dB")(
-      "threads", po::value<unsigned>(&b.threads)->default_value(b.threads), "linksim threads");
+      "seconds", po::value<double>(),
+      "wall time per contender (montecarlo, default 3) or per measurement (inference, "
+      "default 1)")("frame-bits",
+                    po::value<std::size_t>(&b.frame_bits)->default_value(b.frame_bits),
+                    "montecarlo: linksim frame size")(
+      "ebn0-db", po::value<double>(&b.ebn0_db)->default_value(b.ebn0_db),
+      "montecarlo: Eb/N0 in dB")("threads", po::value<unsigned>(),
+                                 "montecarlo: linksim threads (default 1); inference: threads "
+                                 "of the batched throughput (default 0 = all cores)")(
+      "model", po::value<std::string>(&model)->default_value(model),
+      "inference: the model file (.lsnn or .lsnnc)")(
+      "prune", po::value<double>(&inf.prune_sparsity)->default_value(0.0),
+      "inference: prune each dense layer to this sparsity first (magnitude, no fine-tuning)");
   const Parsed p = parse(args, opts, "BENCHMARK");
   if (p.help) {
     std::cout << opts << "\n";
     return 0;
   }
-  if (required_positional(p, "BENCHMARK", "bench") != "montecarlo") {
-    throw po::error("unknown benchmark; valid: montecarlo");
+  const std::string which = required_positional(p, "BENCHMARK", "bench");
+  if (which == "inference") {
+    if (p.vm.count("seconds")) inf.seconds = p.vm["seconds"].as<double>();
+    if (p.vm.count("threads")) inf.threads = p.vm["threads"].as<unsigned>();
+    if (inf.seconds <= 0) throw po::error("--seconds must be positive");
+    if (inf.prune_sparsity < 0 || inf.prune_sparsity >= 1) {
+      throw po::error("--prune must be in [0, 1)");
+    }
+    try {
+      std::cout << bench_csi_inference(model, inf) << "\n";
+    } catch (const ModelFileError& e) {
+      std::cerr << "error: --model: " << e.what() << "\n";
+      return kBadInput;
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      return kBadInput;
+    }
+    return 0;
   }
+  if (which != "montecarlo") throw po::error("unknown benchmark; valid: montecarlo, inference");
+  if (p.vm.count("seconds")) b.seconds = p.vm["seconds"].as<double>();
+  if (p.vm.count("threads")) b.threads = p.vm["threads"].as<unsigned>();
   if (b.seconds <= 0 || b.frame_bits == 0 || b.threads == 0) {
     throw po::error("--seconds, --frame-bits and --threads must be positive");
   }

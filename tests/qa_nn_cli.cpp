@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,9 @@ BOOST_AUTO_TEST_CASE(bad_training_input_exits_2_with_a_message) {
       {{"model-info"}, "missing FILE"},
       {{"model-info", "nowhere.lsnn"}, "no such model file"},
       {{"model-info", "tiny.ini"}, "not a linksim model file"},
+      {{"bench", "inference", "--model", "nowhere.lsnn"}, "--model"},
+      {{"bench", "inference", "--prune", "1.5"}, "--prune"},
+      {{"bench", "sideways"}, "montecarlo, inference"},
   };
   std::vector<std::future<Result>> running;
   for (const auto& c : cases) {
@@ -282,4 +286,26 @@ BOOST_AUTO_TEST_CASE(train_interrupt_resume_and_model_info) {
   BOOST_TEST(bad_ck.status == 2);
   BOOST_TEST(contains(bad_ck.err, "checksum mismatch"), bad_ck.err);
   BOOST_TEST(contains(bad_ck.err, "--force"));
+}
+
+BOOST_AUTO_TEST_CASE(bench_inference_compares_every_backend_with_torch) {
+  const qa::TempDir dir("nn_cli_bench");
+  const std::string model = std::string(LINKSIM_MODELS_DIR) + "/csinet_indoor_cr64.lsnn";
+  const Result r = run_cli({"bench", "inference", "--model", model, "--seconds", "0.05", "--prune",
+                            "0.5", "--threads", "1"},
+                           dir.path());
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  BOOST_TEST(j.at("cr").get<int>() == 64);
+  BOOST_TEST(j.at("prune_sparsity").get<double>() == 0.5);
+  std::set<std::string> names;
+  for (const auto& b : j.at("backends")) {
+    names.insert(b.at("backend").get<std::string>());
+    if (b.contains("error")) continue;
+    BOOST_TEST(b.at("parity").at("within_tolerance").get<bool>(), b.dump());
+    BOOST_TEST(b.at("latency_us").at("p50").get<double>() > 0.0);
+  }
+  BOOST_TEST(names.count("torch") == 1U);
+  BOOST_TEST(names.count("int8") == 1U);
+  BOOST_TEST(names.count("sparse") == 1U);
 }
