@@ -62,7 +62,7 @@ bool outside_fingerprint(const std::string& key) {
 bool added_later(const std::string& key) {
   return key == "model.init" || key == "train.l1" || key == "train.l2" ||
          key.rfind("distill.", 0) == 0 || key == "prune.initial_sparsity" ||
-         key == "prune.gradual_epochs";
+         key == "prune.gradual_epochs" || key == "lowrank.rank";
 }
 
 /// The resume fingerprint of a validated scenario: canonical "key=value" lines.
@@ -489,9 +489,11 @@ std::vector<ParamSpec> compress_schema() {
   ParamSpec input = spec("compress.model", ParamKind::Text, "", "the model to compress (.lsnn)");
   input.required = true;
   s.push_back(input);
-  ParamSpec steps = spec("compress.steps", ParamKind::Text, "",
-                         "comma list, in order: prune, cluster, kmeans, finetune, gradual, int8, "
-                         "fp16, uniform (e.g. prune, finetune, int8); none: store as it is (fp32)");
+  ParamSpec steps =
+      spec("compress.steps", ParamKind::Text, "",
+           "comma list, in order: prune, cluster, kmeans, finetune, gradual, lowrank, "
+           "int8, fp16, uniform (e.g. prune, finetune, int8); none: store as it is "
+           "(fp32)");
   steps.required = true;
   s.push_back(steps);
   s.push_back(choice("compress.layers", {"dense", "all_except_first_and_last", "all"}, "dense",
@@ -520,6 +522,10 @@ std::vector<ParamSpec> compress_schema() {
   s.push_back(spec("cluster.seed", ParamKind::Int, "1", "k-means++ seed"));
   s.push_back(
       spec("quantize.bits", ParamKind::Int, "8", "bits of the kmeans and uniform steps", 2, 16));
+  s.push_back(spec("lowrank.rank", ParamKind::Int, "64",
+                   "lowrank step: rank of each dense layer's SVD factors (capped at the layer's "
+                   "smaller side)",
+                   1, 1e6));
   for (ParamSpec& p : s) {
     if (p.key == "train.epochs") p.default_value = "10";
     if (p.key == "train.lr") p.default_value = "0.0001";
@@ -532,9 +538,9 @@ CompressPlan read_plan(const PointConfig& pc, const std::string& file) {
   std::stringstream list(pc.text("compress.steps"));
   std::string item;
   std::string valid;
-  for (const CompressStep s :
-       {CompressStep::Prune, CompressStep::Cluster, CompressStep::KMeans, CompressStep::Finetune,
-        CompressStep::Gradual, CompressStep::Int8, CompressStep::Fp16, CompressStep::Uniform}) {
+  for (const CompressStep s : {CompressStep::Prune, CompressStep::Cluster, CompressStep::KMeans,
+                               CompressStep::Finetune, CompressStep::Gradual, CompressStep::LowRank,
+                               CompressStep::Int8, CompressStep::Fp16, CompressStep::Uniform}) {
     valid += (valid.empty() ? "" : ", ") + std::string(compress_step_name(s));
   }
   while (std::getline(list, item, ',')) {
@@ -564,6 +570,7 @@ CompressPlan read_plan(const PointConfig& pc, const std::string& file) {
                                              : ClusterInit::KMeansPlusPlus;
   plan.clustering.seed = pc.count("cluster.seed");
   plan.bits = static_cast<unsigned>(pc.count("quantize.bits"));
+  plan.rank = pc.count("lowrank.rank");
   return plan;
 }
 
@@ -698,7 +705,8 @@ int cmd_compress(const std::vector<std::string>& args) {
       "scenario, in order: prune (magnitude / threshold / rows / 4x1 blocks / 2:4), cluster\n"
       "(k-means weight sharing), kmeans (2^bits centroids), finetune (training with the masks\n"
       "and shared weights kept), gradual (fine-tuning while magnitude pruning rises epoch by\n"
-      "epoch), int8 (dynamic-range, per-row scales), fp16, uniform (k-bit). Fine-tuning can\n"
+      "epoch), lowrank (SVD factors of the dense layers, kept at that rank by a later finetune),\n"
+      "int8 (dynamic-range, per-row scales), fp16, uniform (k-bit). Fine-tuning can\n"
       "distil from a teacher ([distill]) and regularise ([train] l1, l2).\n"
       "Writes the compact model (run.model, .lsnnc) whose size on disk is the model size;\n"
       "`linksim model-info` shows its storage per layer and how it was made. A finetune step is\n"

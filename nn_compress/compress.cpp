@@ -467,6 +467,48 @@ std::vector<float> reconstruct(const LowRankFactors& f) {
   return w;
 }
 
+std::vector<NamedArray> compose_low_rank(std::vector<NamedArray> arrays) {
+  const auto ends_with = [](const std::string& name, std::string_view suffix) {
+    return name.size() > suffix.size() &&
+           std::string_view(name).substr(name.size() - suffix.size()) == suffix;
+  };
+  const auto base = [](const std::string& name, std::string_view suffix) {
+    return name.substr(0, name.size() - suffix.size());
+  };
+  std::vector<NamedArray> out;
+  for (std::size_t i = 0; i < arrays.size(); ++i) {
+    NamedArray& a = arrays[i];
+    if (ends_with(a.name, kLowRankB)) {
+      const std::string layer = base(a.name, kLowRankB);
+      const bool paired = std::any_of(arrays.begin(), arrays.end(), [&](const NamedArray& x) {
+        return x.name == layer + std::string(kLowRankA);
+      });
+      require(paired, "low-rank factor '" + a.name + "' without its " + std::string(kLowRankA));
+      continue;  // consumed with its A factor
+    }
+    if (!ends_with(a.name, kLowRankA)) {
+      out.push_back(std::move(a));
+      continue;
+    }
+    const std::string layer = base(a.name, kLowRankA);
+    const auto b = std::find_if(arrays.begin(), arrays.end(), [&](const NamedArray& x) {
+      return x.name == layer + std::string(kLowRankB);
+    });
+    require(b != arrays.end(),
+            "low-rank factor '" + a.name + "' without its " + std::string(kLowRankB));
+    require(
+        a.shape.size() == 2 && b->shape.size() == 2 && a.shape[1] == b->shape[0] && a.shape[1] >= 1,
+        "low-rank factors of '" + layer + "' do not chain ([rows x r] times [r x cols])");
+    LowRankFactors f;
+    f.dims = {static_cast<std::size_t>(a.shape[0]), static_cast<std::size_t>(b->shape[1])};
+    f.rank = static_cast<std::size_t>(a.shape[1]);
+    f.a = a.values;
+    f.b = b->values;
+    out.push_back({layer, {a.shape[0], b->shape[1]}, reconstruct(f)});
+  }
+  return out;
+}
+
 SeparableConv separate_conv(std::span<const float> kernel, const std::vector<std::int64_t>& shape,
                             std::size_t rank) {
   require(shape.size() == 4 &&

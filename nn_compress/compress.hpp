@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nn_compress/model_file.hpp"
@@ -195,6 +196,16 @@ struct LowRankFactors {
 LowRankFactors factorize_low_rank(std::span<const float> w, MatrixDims dims, std::size_t rank);
 /// A B, [rows x cols] row-major.
 std::vector<float> reconstruct(const LowRankFactors& f);
+
+/// Name suffixes of the two factors of a low-rank layer in a compact model:
+/// "<name>.lowrank_a" [rows x r] and "<name>.lowrank_b" [r x cols] stand for <name> = A B
+/// [rows x cols] (reconstruct above).
+inline constexpr std::string_view kLowRankA = ".lowrank_a";
+inline constexpr std::string_view kLowRankB = ".lowrank_b";
+/// Replaces each factor pair by the layer it stands for, at the position of its A factor;
+/// other arrays pass unchanged. Throws std::invalid_argument for a factor without its partner
+/// or factors whose shapes do not chain.
+std::vector<NamedArray> compose_low_rank(std::vector<NamedArray> arrays);
 
 /// Spatially separable decomposition of a conv kernel K [out, in, kh, kw] (Tai et al., ICLR 2016,
 /// "Convolutional neural networks with low-rank regularization", their closed form):

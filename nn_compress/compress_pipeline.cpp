@@ -29,12 +29,13 @@ std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& ta
   return "?";
 }
 
-constexpr std::array<std::pair<CompressStep, std::string_view>, 8> kSteps{{
+constexpr std::array<std::pair<CompressStep, std::string_view>, 9> kSteps{{
     {CompressStep::Prune, "prune"},
     {CompressStep::Cluster, "cluster"},
     {CompressStep::KMeans, "kmeans"},
     {CompressStep::Finetune, "finetune"},
     {CompressStep::Gradual, "gradual"},
+    {CompressStep::LowRank, "lowrank"},
     {CompressStep::Int8, "int8"},
     {CompressStep::Fp16, "fp16"},
     {CompressStep::Uniform, "uniform"},
@@ -56,11 +57,29 @@ constexpr std::array<std::pair<CompressLayers, std::string_view>, 3> kLayers{{
 struct Target {
   NamedArray* array = nullptr;
   MatrixDims dims;
-  KeepMask keep;                  ///< empty: not pruned
-  std::optional<Clustered> tied;  ///< shared weights (cluster / kmeans)
-  LayerEncoding encoding;         ///< coding set by the last value-coding step
-  bool coded = false;             ///< a value coding (int8 / fp16 / uniform) was applied
+  KeepMask keep;                          ///< empty: not pruned
+  std::optional<Clustered> tied;          ///< shared weights (cluster / kmeans)
+  LayerEncoding encoding;                 ///< coding set by the last value-coding step
+  bool coded = false;                     ///< a value coding (int8 / fp16 / uniform) was applied
+  std::optional<LowRankFactors> factors;  ///< lowrank: what is stored; values = reconstruct
 };
+
+/// Re-factorises a low-rank target at its rank (after fine-tuning moved it) and sets its values
+/// to exactly what the factors give.
+void refactorize(Target& t) {
+  t.factors = factorize_low_rank(t.array->values, t.dims, t.factors->rank);
+  t.array->values = reconstruct(*t.factors);
+}
+
+/// Codes a low-rank target's factors with `code` (a function of (values, rows, cols) giving
+/// the stored values back) and its values to their product.
+template <class F>
+void code_factors(Target& t, F&& code) {
+  LowRankFactors& f = *t.factors;
+  f.a = code(f.a, f.dims.rows, f.rank);
+  f.b = code(f.b, f.rank, f.dims.cols);
+  t.array->values = reconstruct(f);
+}
 
 bool pruned(const Target& t) {
   return !t.keep.empty();
@@ -201,6 +220,27 @@ void validate_compress_plan(const CompressPlan& plan) {
         break;
       case CompressStep::Prune:
         break;
+      case CompressStep::LowRank:
+        if (coded) {
+          throw std::invalid_argument("compression: 'lowrank' after a value coding step");
+        }
+        break;
+    }
+  }
+  const auto has = [&](CompressStep s) {
+    return std::find(plan.steps.begin(), plan.steps.end(), s) != plan.steps.end();
+  };
+  if (has(CompressStep::LowRank)) {
+    if (has(CompressStep::Prune) || has(CompressStep::Gradual) || has(CompressStep::Cluster) ||
+        has(CompressStep::KMeans) ||
+        std::count(plan.steps.begin(), plan.steps.end(), CompressStep::LowRank) > 1) {
+      throw std::invalid_argument(
+          "compression: 'lowrank' combines only with finetune and one of int8 / fp16 / uniform");
+    }
+    if (plan.layers != CompressLayers::Dense || plan.rank < 1) {
+      throw std::invalid_argument(
+          "compression: 'lowrank' factorises the dense layers (compress.layers = dense) at a rank "
+          ">= 1");
     }
   }
   const bool needs_bits =
@@ -298,6 +338,7 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
           WeightConstraint c;
           c.name = t.array->name;
           c.keep = t.keep;
+          if (t.factors) c.rank = t.factors->rank;
           if (t.tied) {
             if (pruned(t)) {  // pruned entries: an extra cluster, held at zero by the mask
               c.cluster.assign(t.keep.size(), static_cast<std::uint32_t>(t.tied->codebook.size()));
@@ -339,7 +380,8 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
             t.encoding.layout = Layout::Sparse;
           }
         }
-        for (Target& t : targets) {  // the centroids after fine-tuning
+        for (Target& t : targets) {  // the factors, the centroids after fine-tuning
+          if (t.factors) refactorize(t);
           reapply_mask(t);
           if (!t.tied) continue;
           const std::vector<float> v = kept_values(t);
@@ -348,9 +390,26 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
         }
         break;
       }
+      case CompressStep::LowRank: {
+        double worst = 0;
+        for (Target& t : targets) {
+          t.factors = factorize_low_rank(t.array->values, t.dims,
+                                         std::min({plan.rank, t.dims.rows, t.dims.cols}));
+          t.array->values = reconstruct(*t.factors);
+          worst = std::max(worst, t.factors->relative_error);
+        }
+        record["rank"] = plan.rank;
+        record["max_relative_error"] = worst;
+        break;
+      }
       case CompressStep::Int8:
         for (Target& t : targets) {
-          if (t.tied) {  // per-layer int8 grid for the centroids
+          if (t.factors) {
+            code_factors(t, [](const std::vector<float>& v, std::size_t rows, std::size_t cols) {
+              return dequantize(quantize_int8_rows(v, rows, cols));
+            });
+            t.encoding.coding = ValueCoding::Int8Rows;
+          } else if (t.tied) {  // per-layer int8 grid for the centroids
             float peak = 0;
             for (const float c : t.tied->codebook) peak = std::max(peak, std::abs(c));
             const float scale = peak > 0 ? peak / 127.0F : 1.0F;
@@ -365,7 +424,12 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
         break;
       case CompressStep::Fp16:
         for (Target& t : targets) {
-          if (t.tied) {
+          if (t.factors) {
+            code_factors(t, [](const std::vector<float>& v, std::size_t, std::size_t) {
+              return from_half(to_half(v));
+            });
+            t.encoding.coding = ValueCoding::Float16;
+          } else if (t.tied) {
             round_centroids(t, [](float c) { return half_to_float(float_to_half(c)); });
           } else {
             t.array->values = from_half(to_half(t.array->values));
@@ -376,7 +440,13 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
         break;
       case CompressStep::Uniform:
         for (Target& t : targets) {
-          if (t.tied) {
+          if (t.factors) {
+            code_factors(t, [&](const std::vector<float>& v, std::size_t, std::size_t) {
+              return dequantize(quantize_uniform(v, plan.bits));
+            });
+            t.encoding.coding = ValueCoding::UniformBits;
+            t.encoding.bits = plan.bits;
+          } else if (t.tied) {
             const UniformQuantized q = quantize_uniform(t.tied->codebook, plan.bits);
             t.tied->codebook = dequantize(q);
             set_kept_values(t, dequantize(*t.tied));
@@ -408,6 +478,19 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
     if (const Target* t = by_array[i]) {
       layer.encoding = t->encoding;
       if (t->tied) layer.encoding.clustering.clusters = t->tied->codebook.size();
+      if (t->factors) {  // stored as its two factors (compose_low_rank puts them back together)
+        const LowRankFactors& f = *t->factors;
+        const auto r = static_cast<std::int64_t>(f.rank);
+        CompactLayer b = layer;
+        layer.array = {arrays[i].name + std::string(kLowRankA),
+                       {static_cast<std::int64_t>(f.dims.rows), r},
+                       f.a};
+        b.array = {arrays[i].name + std::string(kLowRankB),
+                   {r, static_cast<std::int64_t>(f.dims.cols)},
+                   f.b};
+        out.compact.layers.push_back(std::move(layer));
+        layer = std::move(b);
+      }
       CompressedLayerInfo info;
       info.name = arrays[i].name;
       info.values = arrays[i].values.size();
@@ -420,6 +503,10 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
                         {"values", info.values},
                         {"nonzeros", info.nonzeros},
                         {"encoding", describe(info.encoding)}});
+      if (t->factors) {
+        layers.back()["rank"] = t->factors->rank;
+        layers.back()["stored_values"] = t->factors->a.size() + t->factors->b.size();
+      }
       out.layers.push_back(std::move(info));
     } else {
       layer.encoding.entropy = plan.entropy;

@@ -23,6 +23,10 @@
 //   gradual   fine-tuning (the callback) while magnitude pruning rises from
 //             `initial_sparsity` to `sparsity` over `gradual_epochs` epochs (Zhu & Gupta's cubic
 //             schedule, per layer); then the masks are held for the remaining epochs
+//   lowrank   each dense weight W [rows x cols] replaced by its truncated SVD A B of `rank`
+//             (stored as the two factors, compress.hpp kLowRankA / kLowRankB); a later finetune
+//             keeps W at that rank, and int8 / fp16 / uniform code the factors. Dense layers
+//             only; not with prune, gradual, cluster or kmeans
 //   int8      dynamic-range int8: per-row (output channel) symmetric scales; a clustered layer
 //             instead gets its centroids rounded to an int8 grid and stays clustered
 //   fp16      IEEE half precision
@@ -44,7 +48,7 @@
 
 namespace linksim {
 
-enum class CompressStep { Prune, Cluster, KMeans, Finetune, Gradual, Int8, Fp16, Uniform };
+enum class CompressStep { Prune, Cluster, KMeans, Finetune, Gradual, LowRank, Int8, Fp16, Uniform };
 std::string_view compress_step_name(CompressStep s);
 std::optional<CompressStep> compress_step_named(std::string_view name);
 
@@ -78,6 +82,7 @@ struct CompressPlan {
   std::size_t gradual_epochs = 5;  ///< gradual: epochs over which the sparsity rises (>= 1)
   ClusterOptions clustering;       ///< cluster step (default 32 centroids, k-means++)
   unsigned bits = 8;               ///< kmeans (1..16) and uniform (2..16) steps
+  std::size_t rank = 64;           ///< lowrank: factor rank (capped at min(rows, cols))
   bool entropy = false;            ///< Huffman-code the stored sections where that is smaller
 };
 
@@ -105,7 +110,8 @@ struct CompressOutcome {
 /// Throws std::invalid_argument naming the problem: a cluster / kmeans step after a
 /// value coding step, two of int8 / fp16 / uniform, sparsity outside [0, 1), bits outside 2..16,
 /// a gradual step that is not per-layer magnitude pruning, follows cluster / kmeans, or does
-/// not raise the sparsity.
+/// not raise the sparsity, or a lowrank step that is not alone with finetune and one value
+/// coding step on the dense layers.
 void validate_compress_plan(const CompressPlan& plan);
 
 /// Runs the plan on a copy of `input`'s weights. `recipe_json` (a JSON object: the input file,

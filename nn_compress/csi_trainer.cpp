@@ -140,6 +140,7 @@ struct CsiTrainer::Impl {
     torch::Tensor keep;     ///< undefined, or float 0/1 of the parameter's shape
     torch::Tensor cluster;  ///< undefined, or int64 indices [numel]
     std::int64_t clusters = 0;
+    torch::Tensor basis;  ///< undefined, or Q [rows x rank] of a rank constraint
   };
   std::vector<Projection> projections;
 
@@ -156,6 +157,10 @@ struct CsiTrainer::Impl {
         flat.copy_((sums / counts).index_select(0, p.cluster));
       }
       if (p.keep.defined()) p.param.mul_(p.keep);
+      if (p.basis.defined()) {  // one subspace iteration, then W <- Q Q^T W
+        p.basis = std::get<0>(at::linalg_qr(p.param.matmul(p.param.t().matmul(p.basis))));
+        p.param.copy_(p.basis.matmul(p.basis.t().matmul(p.param)));
+      }
     }
   }
 
@@ -204,6 +209,16 @@ void CsiTrainer::set_constraints(const std::vector<WeightConstraint>& constraint
       p.cluster =
           torch::from_blob(idx.data(), {static_cast<std::int64_t>(n)}, torch::kInt64).clone();
       p.clusters = static_cast<std::int64_t>(c.clusters);
+    }
+    if (c.rank > 0) {
+      if (p.param.dim() != 2 ||
+          c.rank > static_cast<std::size_t>(std::min(p.param.size(0), p.param.size(1)))) {
+        throw std::invalid_argument("constraint on '" + c.name + "': rank " +
+                                    std::to_string(c.rank) + " needs a matrix at least that wide");
+      }
+      torch::NoGradGuard no_grad;
+      const torch::Tensor u = std::get<0>(at::linalg_svd(p.param, /*full_matrices=*/false));
+      p.basis = u.narrow(1, 0, static_cast<std::int64_t>(c.rank)).contiguous();
     }
     out.push_back(std::move(p));
   }

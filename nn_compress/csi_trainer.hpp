@@ -69,6 +69,10 @@ struct WeightConstraint {
   /// Compression's weight sharing, with the gradient averaged rather than summed).
   std::vector<std::uint32_t> cluster;
   std::size_t clusters = 0;
+  /// 0, or the matrix rank a [rows x cols] parameter is held at (low-rank factorisation): after
+  /// every step it is projected onto its leading `rank`-dimensional column space, W <- Q Q^T W,
+  /// with Q from one subspace iteration per step, warm-started at the truncated SVD.
+  std::size_t rank = 0;
 };
 
 /// Gradual magnitude pruning during training (Zhu & Gupta 2017) with one pruning step per epoch:

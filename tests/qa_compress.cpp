@@ -508,6 +508,28 @@ BOOST_AUTO_TEST_CASE(svd_error_equals_the_tail_singular_values) {
   BOOST_CHECK_THROW(factorize_low_rank(wf, {rows, cols}, 17), std::invalid_argument);
 }
 
+BOOST_AUTO_TEST_CASE(factor_pairs_compose_back_into_their_layer) {
+  const std::vector<float> a = {1, 2, 3, 4, 5, 6};  // [3 x 2]
+  const std::vector<float> b = {1, 0, -1, 2};       // [2 x 2]
+  std::vector<NamedArray> arrays = {{"bias", {2}, {7, 8}},
+                                    {"fc.weight.lowrank_a", {3, 2}, a},
+                                    {"fc.weight.lowrank_b", {2, 2}, b},
+                                    {"other", {1}, {9}}};
+  const std::vector<NamedArray> out = compose_low_rank(arrays);
+  BOOST_TEST_REQUIRE(out.size() == 3U);
+  BOOST_TEST(out[1].name == "fc.weight");
+  BOOST_TEST((out[1].shape == std::vector<std::int64_t>{3, 2}));
+  // [1 2; 3 4; 5 6] [1 0; -1 2] = [-1 4; -1 8; -1 12]
+  BOOST_TEST((out[1].values == std::vector<float>{-1, 4, -1, 8, -1, 12}));
+  BOOST_TEST(out[2].name == "other");
+  std::vector<NamedArray> lonely = {arrays[1]};
+  BOOST_CHECK_THROW(compose_low_rank(lonely), std::invalid_argument);
+  lonely = {arrays[2]};
+  BOOST_CHECK_THROW(compose_low_rank(lonely), std::invalid_argument);
+  std::vector<NamedArray> mismatched = {arrays[1], {"fc.weight.lowrank_b", {3, 2}, {}}};
+  BOOST_CHECK_THROW(compose_low_rank(mismatched), std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(separable_conv_is_exact_on_a_rank_two_kernel) {
   // K[o,c,y,x] = sum_{k<2} V[k,c,y] H[o,k,x]: exactly two vertical-then-horizontal paths.
   const std::int64_t out = 4, in = 3, kh = 3, kw = 5;

@@ -272,3 +272,93 @@ BOOST_AUTO_TEST_CASE(a_gradual_step_hands_its_schedule_to_the_fine_tuning_and_ke
   BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
   BOOST_CHECK_THROW(compress_csi_model(model, plan, {}, "{}"), std::invalid_argument);
 }
+
+namespace {
+
+/// Singular values of a rank-2 array, largest first.
+arma::vec singular_values(const NamedArray& a) {
+  arma::fmat m(a.values.data(), static_cast<arma::uword>(a.shape[1]),
+               static_cast<arma::uword>(a.shape[0]));  // column-major view of the row-major W^T
+  return arma::svd(arma::conv_to<arma::mat>::from(m));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(training_under_a_rank_constraint_keeps_the_rank) {
+  set_torch_threads(1);
+  TrainHyper hyper;
+  hyper.batch = 16;
+  hyper.lr = 1e-3;
+  CsiTrainer trainer(CsiArch::CsiNet, 64, 4, hyper);
+  WeightConstraint low;
+  low.name = kDecoderFc;  // [2048 x 32]
+  low.rank = 8;
+  trainer.set_constraints({low});
+  const std::vector<NamedArray> projected = trainer.model().state();
+  const arma::vec s0 = singular_values(array_named(projected, kDecoderFc));
+  BOOST_TEST(s0(8) < 1e-5 * s0(0));  // projected at once
+  const std::vector<float>& start = array_named(projected, kDecoderFc).values;
+  trainer.train_epoch(indoor_normalised(48, 12), 0);
+  const std::vector<NamedArray> trained = trainer.model().state();
+  const NamedArray& after = array_named(trained, kDecoderFc);
+  const arma::vec s = singular_values(after);
+  BOOST_TEST(s(8) < 1e-4 * s(0), "9th singular value " << s(8) << " of " << s(0));
+  BOOST_TEST((after.values != start));  // and it trained
+  low.rank = 33;                        // wider than the matrix
+  BOOST_CHECK_THROW(trainer.set_constraints({low}), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(lowrank_then_int8_stores_factors_that_load_back_exactly) {
+  const CsiAutoencoder model(CsiArch::CsiNet, 64, 2);
+  CompressPlan plan;
+  plan.steps = {CompressStep::LowRank, CompressStep::Finetune, CompressStep::Int8};
+  plan.rank = 16;
+  std::size_t calls = 0;
+  const FineTuneFn finetune = [&](CsiAutoencoder&, const std::vector<WeightConstraint>& cs,
+                                  const std::optional<GradualPruning>&) {
+    ++calls;
+    for (const WeightConstraint& c : cs) BOOST_TEST(c.rank == 16U, c.name);
+  };
+  const CompressOutcome o = compress_csi_model(model, plan, finetune, "{}");
+  BOOST_TEST(calls == 1U);
+  // Two factor layers per dense layer, int8 rows each.
+  std::size_t factors = 0;
+  for (const CompactLayer& l : o.compact.layers) {
+    if (l.array.name.find(".lowrank_") == std::string::npos) continue;
+    ++factors;
+    BOOST_TEST((l.encoding.coding == ValueCoding::Int8Rows), l.array.name);
+    BOOST_TEST((l.array.shape[0] == 16 || l.array.shape[1] == 16), l.array.name);
+  }
+  BOOST_TEST(factors == 4U);
+  const qa::TempDir dir("compress_pipeline_lowrank");
+  write_compact_model(dir / "m.lsnnc", o.compact);
+  model.save(dir / "m.lsnn");
+  // Dense layers 2 x 2048 x 32 -> 2 x 16 x (2048 + 32) int8 values: about 8x smaller overall.
+  BOOST_TEST(std::filesystem::file_size(dir / "m.lsnnc") <
+             0.2 * std::filesystem::file_size(dir / "m.lsnn"));
+  // Loading composes W = A B: bit-exact with what the pipeline computed, and of rank 16.
+  const std::vector<NamedArray> loaded = CsiAutoencoder::load(dir / "m.lsnnc").state();
+  const std::vector<NamedArray> expected =
+      CsiAutoencoder::with_state(model, compose_low_rank([&] {
+                                   std::vector<NamedArray> a;
+                                   for (const CompactLayer& l : o.compact.layers)
+                                     a.push_back(l.array);
+                                   return a;
+                                 }()))
+          .state();
+  for (const std::string& name : {kEncoderFc, kDecoderFc}) {
+    BOOST_TEST((array_named(loaded, name).values == array_named(expected, name).values), name);
+    const arma::vec s = singular_values(array_named(loaded, name));
+    BOOST_TEST(s(16) < 1e-5 * s(0), name);
+  }
+  // Not with pruning, and only on the dense layers.
+  CompressPlan bad = plan;
+  bad.steps = {CompressStep::Prune, CompressStep::LowRank};
+  BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
+  bad = plan;
+  bad.layers = CompressLayers::All;
+  BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
+  bad = plan;
+  bad.steps = {CompressStep::Int8, CompressStep::LowRank};
+  BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
+}
