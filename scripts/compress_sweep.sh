@@ -12,15 +12,7 @@
 #     --out results/compress_sweep_indoor_finetuned
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ $# -ne 2 ] || [[ ! "$1" =~ ^(indoor|outdoor)$ ]] || [[ ! "$2" =~ ^[0-9]+$ ]]; then
-  echo "usage: scripts/compress_sweep.sh indoor|outdoor CR" >&2
-  exit 2
-fi
-env="$1" cr="$2"
-channel=cost2100_indoor
-[ "$env" = outdoor ] && channel=cost2100_outdoor_los
-model="models/csinet_${env}_cr${cr}.lsnn"
-[ -f "$model" ] || { echo "no model $model (linksim train scenarios/train_csinet_${env}_cr${cr}.ini)" >&2; exit 2; }
+source scripts/compress_common.sh
 linksim="${LINKSIM:-build/linksim}"
 out="models/compressed/sweep"
 mkdir -p "$out"

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "blocks/cs.hpp"
@@ -43,14 +44,20 @@ arma::fmat indoor_normalised(std::size_t n, std::uint64_t seed) {
 const std::string kEncoderFc = "encoder_fc.weight";  // [M x 2048]
 const std::string kDecoderFc = "decoder_fc.weight";  // [2048 x M]
 
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(training_under_constraints_keeps_masks_and_shared_weights) {
+/// A CsiNet CR 64 trainer (seed 4, batch 16, lr 1e-3) on one thread.
+std::unique_ptr<CsiTrainer> small_trainer() {
   set_torch_threads(1);
   TrainHyper hyper;
   hyper.batch = 16;
   hyper.lr = 1e-3;
-  CsiTrainer trainer(CsiArch::CsiNet, 64, 4, hyper);
+  return std::make_unique<CsiTrainer>(CsiArch::CsiNet, 64, 4, hyper);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(training_under_constraints_keeps_masks_and_shared_weights) {
+  const auto owner = small_trainer();
+  CsiTrainer& trainer = *owner;
   const std::vector<NamedArray> before = trainer.model().state();
   const NamedArray& enc = array_named(before, kEncoderFc);
   const NamedArray& dec = array_named(before, kDecoderFc);
@@ -285,11 +292,8 @@ arma::vec singular_values(const NamedArray& a) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(training_under_a_rank_constraint_keeps_the_rank) {
-  set_torch_threads(1);
-  TrainHyper hyper;
-  hyper.batch = 16;
-  hyper.lr = 1e-3;
-  CsiTrainer trainer(CsiArch::CsiNet, 64, 4, hyper);
+  const auto owner = small_trainer();
+  CsiTrainer& trainer = *owner;
   WeightConstraint low;
   low.name = kDecoderFc;  // [2048 x 32]
   low.rank = 8;

@@ -38,6 +38,15 @@ std::string scenario(const std::string& extra = "") {
          "seed = 3\n";
 }
 
+/// scenario(extra) with other methods and CRs (comma lists).
+std::string scenario_with(const std::string& extra, const std::string& methods,
+                          const std::string& crs) {
+  std::string ini = scenario(extra);
+  ini.replace(ini.find("method = omp, amp"), 17, "method = " + methods);
+  ini.replace(ini.find("cr = 4, 32"), 10, "cr = " + crs);
+  return ini;
+}
+
 RunRecord run(const fs::path& ini, const fs::path& out, unsigned threads) {
   RunOptions o;
   o.scenario_file = ini;
@@ -120,9 +129,7 @@ BOOST_AUTO_TEST_CASE(nn_and_cs_feedback_give_the_same_result_fields_on_the_same_
   // identical); CsiNet feeds back M + 1 values (its per-sample scale), CS M.
   const qa::TempDir dir("csi_runner_nn");
   const std::string model = std::string(LINKSIM_MODELS_DIR) + "/csinet_indoor_cr{cr}.lsnn";
-  std::string ini = scenario("model = " + model + "\n");
-  ini.replace(ini.find("method = omp, amp"), 17, "method = omp, csinet");
-  ini.replace(ini.find("cr = 4, 32"), 10, "cr = 4, 16");
+  const std::string ini = scenario_with("model = " + model + "\n", "omp, csinet", "4, 16");
   qa::write_text(dir / "s.ini", ini);
   const RunRecord r = run(dir / "s.ini", dir / "out", 2);
   BOOST_REQUIRE(r.points.size() == 4U);
@@ -169,10 +176,10 @@ BOOST_AUTO_TEST_CASE(variant_and_backend_sweeps_report_size_bits_and_throughput)
   write_compact_model(dir / "m_original.lsnnc", compress_csi_model(model, plan, {}, "{}").compact);
   plan.steps = {CompressStep::Int8};
   write_compact_model(dir / "m_quantized.lsnnc", compress_csi_model(model, plan, {}, "{}").compact);
-  std::string ini = scenario("model = " + (dir / "m_{variant}.lsnnc").string() +
-                             "\nvariant = original, quantized\nbackend = torch, int8\n");
-  ini.replace(ini.find("method = omp, amp"), 17, "method = csinet");
-  ini.replace(ini.find("cr = 4, 32"), 10, "cr = 4");
+  const std::string ini =
+      scenario_with("model = " + (dir / "m_{variant}.lsnnc").string() +
+                        "\nvariant = original, quantized\nbackend = torch, int8\n",
+                    "csinet", "4");
   qa::write_text(dir / "s.ini", ini);
   const RunRecord r = run(dir / "s.ini", dir / "out", 2);
   BOOST_REQUIRE(r.points.size() == 4U);
@@ -254,9 +261,8 @@ BOOST_AUTO_TEST_CASE(post_training_prune_and_precision_sweeps_report_the_compact
   // the summary and the plots compare them.
   const qa::TempDir dir("csi_runner_post_training");
   const std::string shipped = std::string(LINKSIM_MODELS_DIR) + "/csinet_indoor_cr4.lsnn";
-  std::string ini = scenario("model = " + shipped + "\nprune = 0, 0.5\nprecision = fp32, int8\n");
-  ini.replace(ini.find("method = omp, amp"), 17, "method = csinet");
-  ini.replace(ini.find("cr = 4, 32"), 10, "cr = 4");
+  const std::string ini = scenario_with(
+      "model = " + shipped + "\nprune = 0, 0.5\nprecision = fp32, int8\n", "csinet", "4");
   qa::write_text(dir / "s.ini", ini);
   const RunRecord r = run(dir / "s.ini", dir / "out", 2);
   BOOST_REQUIRE(r.points.size() == 4U);
