@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "nn_compress/compress.hpp"
+#include "nn_compress/distillation.hpp"
 #include "nn_compress/quantize.hpp"
 #include "sim/random.hpp"
 
@@ -618,3 +619,45 @@ BOOST_AUTO_TEST_CASE(storage_accounting) {
   BOOST_TEST(matrix_dims({5}).rows == 1U);
   BOOST_TEST(matrix_dims({}).cols == 1U);
 }
+
+// ---------------------------------------------------------------------------------------------
+BOOST_AUTO_TEST_SUITE(distillation)
+
+BOOST_AUTO_TEST_CASE(classifier_distillation_loss_and_gradient) {
+  const arma::mat s = {{1.0, -0.5, 0.2}, {0.3, 2.0, -1.0}, {-1.2, 0.1, 0.4}, {0.0, 0.7, 1.5}};
+  const arma::mat t = {{2.0, 0.0, -0.3}, {0.1, 1.0, 0.2}, {-0.5, 0.3, 0.1}, {0.4, -0.2, 2.0}};
+  const arma::uvec y = {0, 1, 3};
+  // alpha = 0: the mean cross-entropy, -log softmax(s)[y].
+  double ce = 0;
+  for (arma::uword n = 0; n < 3; ++n) {
+    ce -= s(y(n), n) - std::log(arma::accu(arma::exp(s.col(n))));
+  }
+  BOOST_TEST(distillation_loss(s, t, y, 3.0, 0.0).loss == ce / 3,
+             boost::test_tools::tolerance(1e-12));
+  // alpha = 1 and the teacher's own logits: KL = 0, gradient 0.
+  const DistillationLoss same = distillation_loss(t, t, y, 2.0, 1.0);
+  BOOST_TEST(std::abs(same.loss) < 1e-12);
+  BOOST_TEST(arma::abs(same.grad).max() < 1e-12);
+  // The gradient against central differences, mixed loss.
+  const double temperature = 2.5, alpha = 0.7;
+  const DistillationLoss l = distillation_loss(s, t, y, temperature, alpha);
+  double worst = 0;
+  for (arma::uword i = 0; i < s.n_elem; ++i) {
+    arma::mat up = s, down = s;
+    up(i) += 1e-6;
+    down(i) -= 1e-6;
+    const double numeric = (distillation_loss(up, t, y, temperature, alpha).loss -
+                            distillation_loss(down, t, y, temperature, alpha).loss) /
+                           2e-6;
+    worst = std::max(worst, std::abs(numeric - l.grad(i)));
+  }
+  BOOST_TEST(worst < 1e-7);
+  // Each column of the gradient sums to zero (softmax differences).
+  BOOST_TEST(arma::abs(arma::sum(l.grad, 0)).max() < 1e-12);
+  BOOST_CHECK_THROW(distillation_loss(s, t, arma::uvec{0, 1, 4}, 1.0, 0.5), std::invalid_argument);
+  BOOST_CHECK_THROW(distillation_loss(s, t, y, 0.0, 0.5), std::invalid_argument);
+  BOOST_CHECK_THROW(distillation_loss(s, t, y, 1.0, 1.5), std::invalid_argument);
+  BOOST_CHECK_THROW(distillation_loss(s, t.cols(0, 1), y, 1.0, 0.5), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
