@@ -62,7 +62,7 @@ bool outside_fingerprint(const std::string& key) {
 bool added_later(const std::string& key) {
   return key == "model.init" || key == "train.l1" || key == "train.l2" ||
          key.rfind("distill.", 0) == 0 || key == "prune.initial_sparsity" ||
-         key == "prune.gradual_epochs" || key == "lowrank.rank";
+         key == "prune.gradual_epochs" || key == "lowrank.rank" || key == "separable.rank";
 }
 
 /// The resume fingerprint of a validated scenario: canonical "key=value" lines.
@@ -492,7 +492,7 @@ std::vector<ParamSpec> compress_schema() {
   ParamSpec steps =
       spec("compress.steps", ParamKind::Text, "",
            "comma list, in order: prune, cluster, kmeans, finetune, gradual, lowrank, "
-           "int8, fp16, uniform (e.g. prune, finetune, int8); none: store as it is "
+           "separable, int8, fp16, uniform (e.g. prune, finetune, int8); none: store as it is "
            "(fp32)");
   steps.required = true;
   s.push_back(steps);
@@ -526,6 +526,10 @@ std::vector<ParamSpec> compress_schema() {
                    "lowrank step: rank of each dense layer's SVD factors (capped at the layer's "
                    "smaller side)",
                    1, 1e6));
+  s.push_back(spec("separable.rank", ParamKind::Int, "1",
+                   "separable step: vertical-then-horizontal paths per conv kernel (seed 002's "
+                   "w x 1 / 1 x h decomposition)",
+                   1, 1e6));
   for (ParamSpec& p : s) {
     if (p.key == "train.epochs") p.default_value = "10";
     if (p.key == "train.lr") p.default_value = "0.0001";
@@ -538,9 +542,10 @@ CompressPlan read_plan(const PointConfig& pc, const std::string& file) {
   std::stringstream list(pc.text("compress.steps"));
   std::string item;
   std::string valid;
-  for (const CompressStep s : {CompressStep::Prune, CompressStep::Cluster, CompressStep::KMeans,
-                               CompressStep::Finetune, CompressStep::Gradual, CompressStep::LowRank,
-                               CompressStep::Int8, CompressStep::Fp16, CompressStep::Uniform}) {
+  for (const CompressStep s :
+       {CompressStep::Prune, CompressStep::Cluster, CompressStep::KMeans, CompressStep::Finetune,
+        CompressStep::Gradual, CompressStep::LowRank, CompressStep::Separable, CompressStep::Int8,
+        CompressStep::Fp16, CompressStep::Uniform}) {
     valid += (valid.empty() ? "" : ", ") + std::string(compress_step_name(s));
   }
   while (std::getline(list, item, ',')) {
@@ -571,6 +576,7 @@ CompressPlan read_plan(const PointConfig& pc, const std::string& file) {
   plan.clustering.seed = pc.count("cluster.seed");
   plan.bits = static_cast<unsigned>(pc.count("quantize.bits"));
   plan.rank = pc.count("lowrank.rank");
+  plan.separable_rank = pc.count("separable.rank");
   return plan;
 }
 
@@ -706,6 +712,7 @@ int cmd_compress(const std::vector<std::string>& args) {
       "(k-means weight sharing), kmeans (2^bits centroids), finetune (training with the masks\n"
       "and shared weights kept), gradual (fine-tuning while magnitude pruning rises epoch by\n"
       "epoch), lowrank (SVD factors of the dense layers, kept at that rank by a later finetune),\n"
+      "separable (conv kernels as kh x 1 then 1 x kw paths, likewise),\n"
       "int8 (dynamic-range, per-row scales), fp16, uniform (k-bit). Fine-tuning can\n"
       "distil from a teacher ([distill]) and regularise ([train] l1, l2).\n"
       "Writes the compact model (run.model, .lsnnc) whose size on disk is the model size;\n"

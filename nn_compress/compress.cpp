@@ -467,48 +467,6 @@ std::vector<float> reconstruct(const LowRankFactors& f) {
   return w;
 }
 
-std::vector<NamedArray> compose_low_rank(std::vector<NamedArray> arrays) {
-  const auto ends_with = [](const std::string& name, std::string_view suffix) {
-    return name.size() > suffix.size() &&
-           std::string_view(name).substr(name.size() - suffix.size()) == suffix;
-  };
-  const auto base = [](const std::string& name, std::string_view suffix) {
-    return name.substr(0, name.size() - suffix.size());
-  };
-  std::vector<NamedArray> out;
-  for (std::size_t i = 0; i < arrays.size(); ++i) {
-    NamedArray& a = arrays[i];
-    if (ends_with(a.name, kLowRankB)) {
-      const std::string layer = base(a.name, kLowRankB);
-      const bool paired = std::any_of(arrays.begin(), arrays.end(), [&](const NamedArray& x) {
-        return x.name == layer + std::string(kLowRankA);
-      });
-      require(paired, "low-rank factor '" + a.name + "' without its " + std::string(kLowRankA));
-      continue;  // consumed with its A factor
-    }
-    if (!ends_with(a.name, kLowRankA)) {
-      out.push_back(std::move(a));
-      continue;
-    }
-    const std::string layer = base(a.name, kLowRankA);
-    const auto b = std::find_if(arrays.begin(), arrays.end(), [&](const NamedArray& x) {
-      return x.name == layer + std::string(kLowRankB);
-    });
-    require(b != arrays.end(),
-            "low-rank factor '" + a.name + "' without its " + std::string(kLowRankB));
-    require(
-        a.shape.size() == 2 && b->shape.size() == 2 && a.shape[1] == b->shape[0] && a.shape[1] >= 1,
-        "low-rank factors of '" + layer + "' do not chain ([rows x r] times [r x cols])");
-    LowRankFactors f;
-    f.dims = {static_cast<std::size_t>(a.shape[0]), static_cast<std::size_t>(b->shape[1])};
-    f.rank = static_cast<std::size_t>(a.shape[1]);
-    f.a = a.values;
-    f.b = b->values;
-    out.push_back({layer, {a.shape[0], b->shape[1]}, reconstruct(f)});
-  }
-  return out;
-}
-
 SeparableConv separate_conv(std::span<const float> kernel, const std::vector<std::int64_t>& shape,
                             std::size_t rank) {
   require(shape.size() == 4 &&
@@ -577,6 +535,66 @@ std::vector<float> reconstruct(const SeparableConv& sc) {
     }
   }
   return k;
+}
+
+std::vector<NamedArray> compose_factors(std::vector<NamedArray> arrays) {
+  const auto ends_with = [](const std::string& name, std::string_view suffix) {
+    return name.size() > suffix.size() &&
+           std::string_view(name).substr(name.size() - suffix.size()) == suffix;
+  };
+  const auto find = [&](const std::string& name) {
+    return std::find_if(arrays.begin(), arrays.end(),
+                        [&](const NamedArray& x) { return x.name == name; });
+  };
+  struct Pair {
+    std::string_view first, second;
+  };
+  constexpr Pair kPairs[] = {{kLowRankA, kLowRankB}, {kSeparableV, kSeparableH}};
+  std::vector<NamedArray> out;
+  for (NamedArray& a : arrays) {
+    bool consumed = false;
+    for (const Pair& pair : kPairs) {
+      if (ends_with(a.name, pair.second)) {  // taken with its first factor
+        const std::string layer = a.name.substr(0, a.name.size() - pair.second.size());
+        require(find(layer + std::string(pair.first)) != arrays.end(),
+                "factor '" + a.name + "' without its " + std::string(pair.first));
+        consumed = true;
+      } else if (ends_with(a.name, pair.first)) {
+        const std::string layer = a.name.substr(0, a.name.size() - pair.first.size());
+        const auto b = find(layer + std::string(pair.second));
+        require(b != arrays.end(),
+                "factor '" + a.name + "' without its " + std::string(pair.second));
+        if (pair.first == kLowRankA) {
+          require(a.shape.size() == 2 && b->shape.size() == 2 && a.shape[1] == b->shape[0] &&
+                      a.shape[1] >= 1,
+                  "low-rank factors of '" + layer + "' do not chain ([rows x r] times [r x cols])");
+          LowRankFactors f;
+          f.dims = {static_cast<std::size_t>(a.shape[0]), static_cast<std::size_t>(b->shape[1])};
+          f.rank = static_cast<std::size_t>(a.shape[1]);
+          f.a = a.values;
+          f.b = b->values;
+          out.push_back({layer, {a.shape[0], b->shape[1]}, reconstruct(f)});
+        } else {
+          require(a.shape.size() == 4 && b->shape.size() == 4 && a.shape[3] == 1 &&
+                      b->shape[2] == 1 && a.shape[0] == b->shape[1] && a.shape[0] >= 1,
+                  "separable factors of '" + layer +
+                      "' do not chain ([r, in, kh, 1] then [out, r, 1, kw])");
+          SeparableConv sc;
+          sc.rank = static_cast<std::size_t>(a.shape[0]);
+          sc.in = a.shape[1];
+          sc.kh = a.shape[2];
+          sc.out = b->shape[0];
+          sc.kw = b->shape[3];
+          sc.vertical = a.values;
+          sc.horizontal = b->values;
+          out.push_back({layer, {sc.out, sc.in, sc.kh, sc.kw}, reconstruct(sc)});
+        }
+        consumed = true;
+      }
+    }
+    if (!consumed) out.push_back(std::move(a));
+  }
+  return out;
 }
 
 // ---- storage accounting -----------------------------------------------------------------------

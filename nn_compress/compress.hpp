@@ -197,15 +197,15 @@ LowRankFactors factorize_low_rank(std::span<const float> w, MatrixDims dims, std
 /// A B, [rows x cols] row-major.
 std::vector<float> reconstruct(const LowRankFactors& f);
 
-/// Name suffixes of the two factors of a low-rank layer in a compact model:
+/// Name suffixes of the two factors of a factorised layer in a compact model:
 /// "<name>.lowrank_a" [rows x r] and "<name>.lowrank_b" [r x cols] stand for <name> = A B
-/// [rows x cols] (reconstruct above).
+/// [rows x cols] (reconstruct of LowRankFactors); "<name>.separable_v" [r, in, kh, 1] and
+/// "<name>.separable_h" [out, r, 1, kw] for the kernel <name> [out, in, kh, kw] (reconstruct of
+/// SeparableConv).
 inline constexpr std::string_view kLowRankA = ".lowrank_a";
 inline constexpr std::string_view kLowRankB = ".lowrank_b";
-/// Replaces each factor pair by the layer it stands for, at the position of its A factor;
-/// other arrays pass unchanged. Throws std::invalid_argument for a factor without its partner
-/// or factors whose shapes do not chain.
-std::vector<NamedArray> compose_low_rank(std::vector<NamedArray> arrays);
+inline constexpr std::string_view kSeparableV = ".separable_v";
+inline constexpr std::string_view kSeparableH = ".separable_h";
 
 /// Spatially separable decomposition of a conv kernel K [out, in, kh, kw] (Tai et al., ICLR 2016,
 /// "Convolutional neural networks with low-rank regularization", their closed form):
@@ -227,6 +227,11 @@ SeparableConv separate_conv(std::span<const float> kernel, const std::vector<std
                             std::size_t rank);
 /// The kernel [out, in, kh, kw] the two factors stand for.
 std::vector<float> reconstruct(const SeparableConv& s);
+
+/// Replaces each factor pair (kLowRankA / kLowRankB, kSeparableV / kSeparableH) by the layer it
+/// stands for, at the position of its first factor; other arrays pass unchanged. Throws
+/// std::invalid_argument for a factor without its partner or factors whose shapes do not chain.
+std::vector<NamedArray> compose_factors(std::vector<NamedArray> arrays);
 
 // ---------------------------------------------------------------------------------------------
 // Storage accounting (used by the compact model format)

@@ -29,13 +29,14 @@ std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& ta
   return "?";
 }
 
-constexpr std::array<std::pair<CompressStep, std::string_view>, 9> kSteps{{
+constexpr std::array<std::pair<CompressStep, std::string_view>, 10> kSteps{{
     {CompressStep::Prune, "prune"},
     {CompressStep::Cluster, "cluster"},
     {CompressStep::KMeans, "kmeans"},
     {CompressStep::Finetune, "finetune"},
     {CompressStep::Gradual, "gradual"},
     {CompressStep::LowRank, "lowrank"},
+    {CompressStep::Separable, "separable"},
     {CompressStep::Int8, "int8"},
     {CompressStep::Fp16, "fp16"},
     {CompressStep::Uniform, "uniform"},
@@ -57,28 +58,48 @@ constexpr std::array<std::pair<CompressLayers, std::string_view>, 3> kLayers{{
 struct Target {
   NamedArray* array = nullptr;
   MatrixDims dims;
-  KeepMask keep;                          ///< empty: not pruned
-  std::optional<Clustered> tied;          ///< shared weights (cluster / kmeans)
-  LayerEncoding encoding;                 ///< coding set by the last value-coding step
-  bool coded = false;                     ///< a value coding (int8 / fp16 / uniform) was applied
-  std::optional<LowRankFactors> factors;  ///< lowrank: what is stored; values = reconstruct
+  KeepMask keep;                           ///< empty: not pruned
+  std::optional<Clustered> tied;           ///< shared weights (cluster / kmeans)
+  LayerEncoding encoding;                  ///< coding set by the last value-coding step
+  bool coded = false;                      ///< a value coding (int8 / fp16 / uniform) was applied
+  std::optional<LowRankFactors> factors;   ///< lowrank: what is stored; values = reconstruct
+  std::optional<SeparableConv> separable;  ///< separable: what is stored; values = reconstruct
 };
 
-/// Re-factorises a low-rank target at its rank (after fine-tuning moved it) and sets its values
-/// to exactly what the factors give.
-void refactorize(Target& t) {
-  t.factors = factorize_low_rank(t.array->values, t.dims, t.factors->rank);
-  t.array->values = reconstruct(*t.factors);
+bool factored(const Target& t) {
+  return t.factors || t.separable;
 }
 
-/// Codes a low-rank target's factors with `code` (a function of (values, rows, cols) giving
-/// the stored values back) and its values to their product.
+/// Re-factorises a factored target at its rank (after fine-tuning moved it) and sets its values
+/// to exactly what the factors give.
+void refactorize(Target& t) {
+  if (t.factors) {
+    t.factors = factorize_low_rank(t.array->values, t.dims, t.factors->rank);
+    t.array->values = reconstruct(*t.factors);
+  } else if (t.separable) {
+    t.separable = separate_conv(t.array->values, t.array->shape, t.separable->rank);
+    t.array->values = reconstruct(*t.separable);
+  }
+}
+
+/// Codes a factored target's two factors with `code` (a function of (values, rows, cols) giving
+/// the stored values back; rows = the factor's first dimension) and its values to what they
+/// give.
 template <class F>
 void code_factors(Target& t, F&& code) {
-  LowRankFactors& f = *t.factors;
-  f.a = code(f.a, f.dims.rows, f.rank);
-  f.b = code(f.b, f.rank, f.dims.cols);
-  t.array->values = reconstruct(f);
+  if (t.factors) {
+    LowRankFactors& f = *t.factors;
+    f.a = code(f.a, f.dims.rows, f.rank);
+    f.b = code(f.b, f.rank, f.dims.cols);
+    t.array->values = reconstruct(f);
+  } else {
+    SeparableConv& sc = *t.separable;
+    const auto in = static_cast<std::size_t>(sc.in), kh = static_cast<std::size_t>(sc.kh),
+               out = static_cast<std::size_t>(sc.out), kw = static_cast<std::size_t>(sc.kw);
+    sc.vertical = code(sc.vertical, sc.rank, in * kh);
+    sc.horizontal = code(sc.horizontal, out, sc.rank * kw);
+    t.array->values = reconstruct(sc);
+  }
 }
 
 bool pruned(const Target& t) {
@@ -221,8 +242,9 @@ void validate_compress_plan(const CompressPlan& plan) {
       case CompressStep::Prune:
         break;
       case CompressStep::LowRank:
+      case CompressStep::Separable:
         if (coded) {
-          throw std::invalid_argument("compression: 'lowrank' after a value coding step");
+          throw std::invalid_argument("compression: '" + name + "' after a value coding step");
         }
         break;
     }
@@ -230,17 +252,22 @@ void validate_compress_plan(const CompressPlan& plan) {
   const auto has = [&](CompressStep s) {
     return std::find(plan.steps.begin(), plan.steps.end(), s) != plan.steps.end();
   };
-  if (has(CompressStep::LowRank)) {
+  if (has(CompressStep::LowRank) || has(CompressStep::Separable)) {
     if (has(CompressStep::Prune) || has(CompressStep::Gradual) || has(CompressStep::Cluster) ||
         has(CompressStep::KMeans) ||
-        std::count(plan.steps.begin(), plan.steps.end(), CompressStep::LowRank) > 1) {
+        std::count(plan.steps.begin(), plan.steps.end(), CompressStep::LowRank) > 1 ||
+        std::count(plan.steps.begin(), plan.steps.end(), CompressStep::Separable) > 1) {
       throw std::invalid_argument(
-          "compression: 'lowrank' combines only with finetune and one of int8 / fp16 / uniform");
+          "compression: 'lowrank' and 'separable' combine only with each other, finetune and one "
+          "of int8 / fp16 / uniform");
     }
-    if (plan.layers != CompressLayers::Dense || plan.rank < 1) {
+    if (plan.rank < 1 || plan.separable_rank < 1) {
+      throw std::invalid_argument("compression: lowrank / separable ranks must be >= 1");
+    }
+    if (has(CompressStep::Separable) && plan.layers == CompressLayers::Dense) {
       throw std::invalid_argument(
-          "compression: 'lowrank' factorises the dense layers (compress.layers = dense) at a rank "
-          ">= 1");
+          "compression: 'separable' factorises conv kernels; select them (compress.layers = all "
+          "or all_except_first_and_last)");
     }
   }
   const bool needs_bits =
@@ -339,6 +366,7 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
           c.name = t.array->name;
           c.keep = t.keep;
           if (t.factors) c.rank = t.factors->rank;
+          if (t.separable) c.separable_rank = t.separable->rank;
           if (t.tied) {
             if (pruned(t)) {  // pruned entries: an extra cluster, held at zero by the mask
               c.cluster.assign(t.keep.size(), static_cast<std::uint32_t>(t.tied->codebook.size()));
@@ -381,7 +409,7 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
           }
         }
         for (Target& t : targets) {  // the factors, the centroids after fine-tuning
-          if (t.factors) refactorize(t);
+          refactorize(t);
           reapply_mask(t);
           if (!t.tied) continue;
           const std::vector<float> v = kept_values(t);
@@ -393,6 +421,7 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
       case CompressStep::LowRank: {
         double worst = 0;
         for (Target& t : targets) {
+          if (t.array->shape.size() != 2) continue;
           t.factors = factorize_low_rank(t.array->values, t.dims,
                                          std::min({plan.rank, t.dims.rows, t.dims.cols}));
           t.array->values = reconstruct(*t.factors);
@@ -402,9 +431,23 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
         record["max_relative_error"] = worst;
         break;
       }
+      case CompressStep::Separable: {
+        double worst = 0;
+        for (Target& t : targets) {
+          const std::vector<std::int64_t>& k = t.array->shape;
+          if (k.size() != 4 || k[2] < 2 || k[3] < 2) continue;  // 1 x n kernels stay
+          const auto most = static_cast<std::size_t>(std::min(k[1] * k[2], k[0] * k[3]));
+          t.separable = separate_conv(t.array->values, k, std::min(plan.separable_rank, most));
+          t.array->values = reconstruct(*t.separable);
+          worst = std::max(worst, t.separable->relative_error);
+        }
+        record["separable_rank"] = plan.separable_rank;
+        record["max_relative_error"] = worst;
+        break;
+      }
       case CompressStep::Int8:
         for (Target& t : targets) {
-          if (t.factors) {
+          if (factored(t)) {
             code_factors(t, [](const std::vector<float>& v, std::size_t rows, std::size_t cols) {
               return dequantize(quantize_int8_rows(v, rows, cols));
             });
@@ -424,7 +467,7 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
         break;
       case CompressStep::Fp16:
         for (Target& t : targets) {
-          if (t.factors) {
+          if (factored(t)) {
             code_factors(t, [](const std::vector<float>& v, std::size_t, std::size_t) {
               return from_half(to_half(v));
             });
@@ -440,7 +483,7 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
         break;
       case CompressStep::Uniform:
         for (Target& t : targets) {
-          if (t.factors) {
+          if (factored(t)) {
             code_factors(t, [&](const std::vector<float>& v, std::size_t, std::size_t) {
               return dequantize(quantize_uniform(v, plan.bits));
             });
@@ -478,18 +521,27 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
     if (const Target* t = by_array[i]) {
       layer.encoding = t->encoding;
       if (t->tied) layer.encoding.clustering.clusters = t->tied->codebook.size();
-      if (t->factors) {  // stored as its two factors (compose_low_rank puts them back together)
-        const LowRankFactors& f = *t->factors;
-        const auto r = static_cast<std::int64_t>(f.rank);
-        CompactLayer b = layer;
-        layer.array = {arrays[i].name + std::string(kLowRankA),
-                       {static_cast<std::int64_t>(f.dims.rows), r},
-                       f.a};
-        b.array = {arrays[i].name + std::string(kLowRankB),
-                   {r, static_cast<std::int64_t>(f.dims.cols)},
-                   f.b};
+      if (factored(*t)) {  // stored as its two factors (compose_factors puts them together)
+        CompactLayer second = layer;
+        if (t->factors) {
+          const LowRankFactors& f = *t->factors;
+          const auto r = static_cast<std::int64_t>(f.rank);
+          layer.array = {arrays[i].name + std::string(kLowRankA),
+                         {static_cast<std::int64_t>(f.dims.rows), r},
+                         f.a};
+          second.array = {arrays[i].name + std::string(kLowRankB),
+                          {r, static_cast<std::int64_t>(f.dims.cols)},
+                          f.b};
+        } else {
+          const SeparableConv& sc = *t->separable;
+          const auto r = static_cast<std::int64_t>(sc.rank);
+          layer.array = {
+              arrays[i].name + std::string(kSeparableV), {r, sc.in, sc.kh, 1}, sc.vertical};
+          second.array = {
+              arrays[i].name + std::string(kSeparableH), {sc.out, r, 1, sc.kw}, sc.horizontal};
+        }
         out.compact.layers.push_back(std::move(layer));
-        layer = std::move(b);
+        layer = std::move(second);
       }
       CompressedLayerInfo info;
       info.name = arrays[i].name;
@@ -506,6 +558,11 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
       if (t->factors) {
         layers.back()["rank"] = t->factors->rank;
         layers.back()["stored_values"] = t->factors->a.size() + t->factors->b.size();
+      }
+      if (t->separable) {
+        layers.back()["separable_rank"] = t->separable->rank;
+        layers.back()["stored_values"] =
+            t->separable->vertical.size() + t->separable->horizontal.size();
       }
       out.layers.push_back(std::move(info));
     } else {

@@ -23,10 +23,14 @@
 //   gradual   fine-tuning (the callback) while magnitude pruning rises from
 //             `initial_sparsity` to `sparsity` over `gradual_epochs` epochs (Zhu & Gupta's cubic
 //             schedule, per layer); then the masks are held for the remaining epochs
-//   lowrank   each dense weight W [rows x cols] replaced by its truncated SVD A B of `rank`
-//             (stored as the two factors, compress.hpp kLowRankA / kLowRankB); a later finetune
-//             keeps W at that rank, and int8 / fp16 / uniform code the factors. Dense layers
-//             only; not with prune, gradual, cluster or kmeans
+//   lowrank   each selected rank-2 weight W [rows x cols] replaced by its truncated SVD A B of
+//             `rank` (stored as the two factors, compress.hpp kLowRankA / kLowRankB); a later
+//             finetune keeps W at that rank, and int8 / fp16 / uniform code the factors
+//   separable each selected conv kernel with kh, kw > 1 replaced by `separable_rank` vertical
+//             kh x 1 then horizontal 1 x kw paths (separate_conv, seed 002; stored as the two
+//             factors kSeparableV / kSeparableH), kept so by a later finetune, coded like
+//             lowrank's. lowrank and separable combine with each other, finetune and one value
+//             coding step, not with prune, gradual, cluster or kmeans
 //   int8      dynamic-range int8: per-row (output channel) symmetric scales; a clustered layer
 //             instead gets its centroids rounded to an int8 grid and stays clustered
 //   fp16      IEEE half precision
@@ -48,7 +52,18 @@
 
 namespace linksim {
 
-enum class CompressStep { Prune, Cluster, KMeans, Finetune, Gradual, LowRank, Int8, Fp16, Uniform };
+enum class CompressStep {
+  Prune,
+  Cluster,
+  KMeans,
+  Finetune,
+  Gradual,
+  LowRank,
+  Separable,
+  Int8,
+  Fp16,
+  Uniform
+};
 std::string_view compress_step_name(CompressStep s);
 std::optional<CompressStep> compress_step_named(std::string_view name);
 
@@ -83,6 +98,7 @@ struct CompressPlan {
   ClusterOptions clustering;       ///< cluster step (default 32 centroids, k-means++)
   unsigned bits = 8;               ///< kmeans (1..16) and uniform (2..16) steps
   std::size_t rank = 64;           ///< lowrank: factor rank (capped at min(rows, cols))
+  std::size_t separable_rank = 1;  ///< separable: paths per kernel (capped at min(in kh, out kw))
   bool entropy = false;            ///< Huffman-code the stored sections where that is smaller
 };
 
@@ -110,8 +126,8 @@ struct CompressOutcome {
 /// Throws std::invalid_argument naming the problem: a cluster / kmeans step after a
 /// value coding step, two of int8 / fp16 / uniform, sparsity outside [0, 1), bits outside 2..16,
 /// a gradual step that is not per-layer magnitude pruning, follows cluster / kmeans, or does
-/// not raise the sparsity, or a lowrank step that is not alone with finetune and one value
-/// coding step on the dense layers.
+/// not raise the sparsity, or a lowrank / separable step with pruning or clustering, a rank of
+/// 0, or a separable step on the dense layers alone.
 void validate_compress_plan(const CompressPlan& plan);
 
 /// Runs the plan on a copy of `input`'s weights. `recipe_json` (a JSON object: the input file,

@@ -346,7 +346,7 @@ CsiAutoencoder CsiAutoencoder::load(const std::filesystem::path& file) {
     c.metadata_json = std::move(compact.metadata_json);
     for (CompactLayer& l : compact.layers) c.arrays.push_back(std::move(l.array));
     try {  // low-rank layers are stored as two factors
-      c.arrays = compose_low_rank(std::move(c.arrays));
+      c.arrays = compose_factors(std::move(c.arrays));
     } catch (const std::invalid_argument& e) {
       throw ModelFileError(file.string() + ": " + e.what());
     }

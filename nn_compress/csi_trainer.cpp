@@ -140,8 +140,17 @@ struct CsiTrainer::Impl {
     torch::Tensor keep;     ///< undefined, or float 0/1 of the parameter's shape
     torch::Tensor cluster;  ///< undefined, or int64 indices [numel]
     std::int64_t clusters = 0;
-    torch::Tensor basis;  ///< undefined, or Q [rows x rank] of a rank constraint
+    torch::Tensor basis;     ///< undefined, or Q [rows x rank] of a rank constraint
+    bool separable = false;  ///< the rank is that of the kernel's separable matrix
   };
+
+  /// The matrix a rank constraint acts on: the parameter, or a kernel's separable matrix
+  /// M [(in kh) x (out kw)].
+  static torch::Tensor constrained_matrix(const Projection& p) {
+    if (!p.separable) return p.param;
+    const auto s = p.param.sizes();  // [out, in, kh, kw]
+    return p.param.permute({1, 2, 0, 3}).reshape({s[1] * s[2], s[0] * s[3]});
+  }
   std::vector<Projection> projections;
 
   void project() {
@@ -157,9 +166,16 @@ struct CsiTrainer::Impl {
         flat.copy_((sums / counts).index_select(0, p.cluster));
       }
       if (p.keep.defined()) p.param.mul_(p.keep);
-      if (p.basis.defined()) {  // one subspace iteration, then W <- Q Q^T W
-        p.basis = std::get<0>(at::linalg_qr(p.param.matmul(p.param.t().matmul(p.basis))));
-        p.param.copy_(p.basis.matmul(p.basis.t().matmul(p.param)));
+      if (p.basis.defined()) {  // one subspace iteration, then M <- Q Q^T M
+        const torch::Tensor m = constrained_matrix(p);
+        p.basis = std::get<0>(at::linalg_qr(m.matmul(m.t().matmul(p.basis))));
+        const torch::Tensor projected = p.basis.matmul(p.basis.t().matmul(m));
+        if (p.separable) {
+          const auto s = p.param.sizes();
+          p.param.copy_(projected.reshape({s[1], s[2], s[0], s[3]}).permute({2, 0, 1, 3}));
+        } else {
+          p.param.copy_(projected);
+        }
       }
     }
   }
@@ -210,15 +226,25 @@ void CsiTrainer::set_constraints(const std::vector<WeightConstraint>& constraint
           torch::from_blob(idx.data(), {static_cast<std::int64_t>(n)}, torch::kInt64).clone();
       p.clusters = static_cast<std::int64_t>(c.clusters);
     }
-    if (c.rank > 0) {
-      if (p.param.dim() != 2 ||
-          c.rank > static_cast<std::size_t>(std::min(p.param.size(0), p.param.size(1)))) {
-        throw std::invalid_argument("constraint on '" + c.name + "': rank " +
-                                    std::to_string(c.rank) + " needs a matrix at least that wide");
+    if (c.rank > 0 || c.separable_rank > 0) {
+      p.separable = c.separable_rank > 0;
+      const std::size_t rank = p.separable ? c.separable_rank : c.rank;
+      if (c.rank > 0 && c.separable_rank > 0) {
+        throw std::invalid_argument("constraint on '" + c.name + "': rank or separable rank");
+      }
+      if (p.param.dim() != (p.separable ? 4 : 2)) {
+        throw std::invalid_argument(
+            "constraint on '" + c.name + "': a " +
+            (p.separable ? "separable rank needs a conv kernel" : "rank needs a matrix"));
       }
       torch::NoGradGuard no_grad;
-      const torch::Tensor u = std::get<0>(at::linalg_svd(p.param, /*full_matrices=*/false));
-      p.basis = u.narrow(1, 0, static_cast<std::int64_t>(c.rank)).contiguous();
+      const torch::Tensor m = Impl::constrained_matrix(p);
+      if (rank > static_cast<std::size_t>(std::min(m.size(0), m.size(1)))) {
+        throw std::invalid_argument("constraint on '" + c.name + "': rank " + std::to_string(rank) +
+                                    " needs a matrix at least that wide");
+      }
+      const torch::Tensor u = std::get<0>(at::linalg_svd(m, /*full_matrices=*/false));
+      p.basis = u.narrow(1, 0, static_cast<std::int64_t>(rank)).contiguous();
     }
     out.push_back(std::move(p));
   }

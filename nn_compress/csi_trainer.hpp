@@ -73,6 +73,9 @@ struct WeightConstraint {
   /// every step it is projected onto its leading `rank`-dimensional column space, W <- Q Q^T W,
   /// with Q from one subspace iteration per step, warm-started at the truncated SVD.
   std::size_t rank = 0;
+  /// 0, or the separable rank a conv kernel K [out, in, kh, kw] is held at (compress.hpp
+  /// separate_conv): the same projection on K as the matrix M[(c, y), (o, x)] = K[o, c, y, x].
+  std::size_t separable_rank = 0;
 };
 
 /// Gradual magnitude pruning during training (Zhu & Gupta 2017) with one pruning step per epoch:

@@ -88,7 +88,7 @@ std::unique_ptr<CsiFeedback> make_nn_feedback(const std::filesystem::path& model
     const CompactModel decoded = decode_compact_model(file_bytes, model.string() + " (compressed)");
     std::vector<NamedArray> arrays;
     for (const CompactLayer& l : decoded.layers) arrays.push_back(l.array);
-    arrays = compose_low_rank(std::move(arrays));
+    arrays = compose_factors(std::move(arrays));
     CsiAutoencoder compressed = CsiAutoencoder::with_state(m, arrays);
     const auto meta = nlohmann::json::parse(decoded.metadata_json);
     compressed.set_compression_record(meta.at("compression").dump());

@@ -516,7 +516,7 @@ BOOST_AUTO_TEST_CASE(factor_pairs_compose_back_into_their_layer) {
                                     {"fc.weight.lowrank_a", {3, 2}, a},
                                     {"fc.weight.lowrank_b", {2, 2}, b},
                                     {"other", {1}, {9}}};
-  const std::vector<NamedArray> out = compose_low_rank(arrays);
+  const std::vector<NamedArray> out = compose_factors(arrays);
   BOOST_TEST_REQUIRE(out.size() == 3U);
   BOOST_TEST(out[1].name == "fc.weight");
   BOOST_TEST((out[1].shape == std::vector<std::int64_t>{3, 2}));
@@ -524,11 +524,31 @@ BOOST_AUTO_TEST_CASE(factor_pairs_compose_back_into_their_layer) {
   BOOST_TEST((out[1].values == std::vector<float>{-1, 4, -1, 8, -1, 12}));
   BOOST_TEST(out[2].name == "other");
   std::vector<NamedArray> lonely = {arrays[1]};
-  BOOST_CHECK_THROW(compose_low_rank(lonely), std::invalid_argument);
+  BOOST_CHECK_THROW(compose_factors(lonely), std::invalid_argument);
   lonely = {arrays[2]};
-  BOOST_CHECK_THROW(compose_low_rank(lonely), std::invalid_argument);
+  BOOST_CHECK_THROW(compose_factors(lonely), std::invalid_argument);
   std::vector<NamedArray> mismatched = {arrays[1], {"fc.weight.lowrank_b", {3, 2}, {}}};
-  BOOST_CHECK_THROW(compose_low_rank(mismatched), std::invalid_argument);
+  BOOST_CHECK_THROW(compose_factors(mismatched), std::invalid_argument);
+  // A separable pair: V [r, in, kh, 1], H [out, r, 1, kw] -> the kernel of reconstruct().
+  SeparableConv sc;
+  sc.out = 2;
+  sc.in = 1;
+  sc.kh = 2;
+  sc.kw = 3;
+  sc.rank = 1;
+  sc.vertical = {1, -2};
+  sc.horizontal = {1, 2, 3, 0.5F, 0, -1};
+  const std::vector<NamedArray> kernel =
+      compose_factors({{"conv.weight.separable_v", {1, 1, 2, 1}, sc.vertical},
+                       {"conv.weight.separable_h", {2, 1, 1, 3}, sc.horizontal}});
+  BOOST_TEST_REQUIRE(kernel.size() == 1U);
+  BOOST_TEST((kernel[0].shape == std::vector<std::int64_t>{2, 1, 2, 3}));
+  BOOST_TEST((kernel[0].values == reconstruct(sc)));
+  // K[0, 0, 1, :] = V[0, 0, 1] H[0, 0, :] = -2 (1, 2, 3)
+  BOOST_TEST(kernel[0].values[3] == -2.0F);
+  BOOST_CHECK_THROW(compose_factors({{"conv.weight.separable_v", {1, 1, 2, 1}, sc.vertical},
+                                     {"conv.weight.separable_h", {2, 2, 1, 3}, {}}}),
+                    std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(separable_conv_is_exact_on_a_rank_two_kernel) {

@@ -343,7 +343,7 @@ BOOST_AUTO_TEST_CASE(lowrank_then_int8_stores_factors_that_load_back_exactly) {
   // Loading composes W = A B: bit-exact with what the pipeline computed, and of rank 16.
   const std::vector<NamedArray> loaded = CsiAutoencoder::load(dir / "m.lsnnc").state();
   const std::vector<NamedArray> expected =
-      CsiAutoencoder::with_state(model, compose_low_rank([&] {
+      CsiAutoencoder::with_state(model, compose_factors([&] {
                                    std::vector<NamedArray> a;
                                    for (const CompactLayer& l : o.compact.layers)
                                      a.push_back(l.array);
@@ -355,14 +355,98 @@ BOOST_AUTO_TEST_CASE(lowrank_then_int8_stores_factors_that_load_back_exactly) {
     const arma::vec s = singular_values(array_named(loaded, name));
     BOOST_TEST(s(16) < 1e-5 * s(0), name);
   }
-  // Not with pruning, and only on the dense layers.
+  // Not with pruning, at rank 0, or after a value coding step.
   CompressPlan bad = plan;
   bad.steps = {CompressStep::Prune, CompressStep::LowRank};
   BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
   bad = plan;
-  bad.layers = CompressLayers::All;
+  bad.rank = 0;
   BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
   bad = plan;
   bad.steps = {CompressStep::Int8, CompressStep::LowRank};
+  BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
+}
+
+namespace {
+
+/// Singular values of a conv kernel's separable matrix M[(c, y), (o, x)] = K[o, c, y, x].
+arma::vec separable_singular_values(const NamedArray& k) {
+  const auto out = static_cast<arma::uword>(k.shape[0]), in = static_cast<arma::uword>(k.shape[1]),
+             kh = static_cast<arma::uword>(k.shape[2]), kw = static_cast<arma::uword>(k.shape[3]);
+  arma::mat m(in * kh, out * kw);
+  for (arma::uword o = 0; o < out; ++o) {
+    for (arma::uword c = 0; c < in; ++c) {
+      for (arma::uword y = 0; y < kh; ++y) {
+        for (arma::uword x = 0; x < kw; ++x) {
+          m(c * kh + y, o * kw + x) = k.values[((o * in + c) * kh + y) * kw + x];
+        }
+      }
+    }
+  }
+  return arma::svd(m);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(separable_conv_kernels_stay_separable_and_load_back_exactly) {
+  const CsiAutoencoder model(CsiArch::CsiNet, 64, 2);
+  CompressPlan plan;
+  plan.steps = {CompressStep::Separable, CompressStep::Finetune, CompressStep::Int8};
+  plan.layers = CompressLayers::All;
+  plan.separable_rank = 2;
+  std::size_t kernels = 0;
+  const FineTuneFn finetune = [&](CsiAutoencoder&, const std::vector<WeightConstraint>& cs,
+                                  const std::optional<GradualPruning>&) {
+    for (const WeightConstraint& c : cs) kernels += c.separable_rank == 2 ? 1 : 0;
+  };
+  const CompressOutcome o = compress_csi_model(model, plan, finetune, "{}");
+  std::size_t vertical = 0;
+  for (const CompactLayer& l : o.compact.layers) {
+    if (l.array.name.find(".separable_v") == std::string::npos) continue;
+    ++vertical;
+    BOOST_TEST(l.array.shape[0] == 2);  // r paths
+    BOOST_TEST(l.array.shape[3] == 1);  // kh x 1
+  }
+  BOOST_TEST(kernels > 0U);
+  BOOST_TEST(vertical == kernels);
+  const qa::TempDir dir("compress_pipeline_separable");
+  write_compact_model(dir / "m.lsnnc", o.compact);
+  const std::vector<NamedArray> loaded = CsiAutoencoder::load(dir / "m.lsnnc").state();
+  std::vector<NamedArray> stored;
+  for (const CompactLayer& l : o.compact.layers) stored.push_back(l.array);
+  const std::vector<NamedArray> expected =
+      CsiAutoencoder::with_state(model, compose_factors(stored)).state();
+  std::size_t checked = 0;
+  for (const NamedArray& a : loaded) {
+    BOOST_TEST((a.values == array_named(expected, a.name).values), a.name);
+    if (a.shape.size() == 4 && a.shape[2] > 1 && a.shape[3] > 1) {
+      const arma::vec s = separable_singular_values(a);
+      BOOST_TEST(s(2) <= 1e-5 * s(0), a.name << ": " << s.t());  // rank 2 (or a zero kernel)
+      ++checked;
+    }
+  }
+  BOOST_TEST(checked == kernels);
+  // Training keeps a kernel at its separable rank.
+  const auto owner = small_trainer();
+  CsiTrainer& trainer = *owner;
+  std::string name;
+  for (const NamedArray& a : trainer.model().state()) {
+    if (a.shape.size() == 4 && a.shape[0] == 16) name = a.name;  // a RefineNet 8 -> 16 kernel
+  }
+  BOOST_REQUIRE(!name.empty());
+  WeightConstraint sep;
+  sep.name = name;
+  sep.separable_rank = 2;
+  trainer.set_constraints({sep});
+  trainer.train_epoch(indoor_normalised(32, 13), 0);
+  const std::vector<NamedArray> trained = trainer.model().state();
+  const arma::vec s = separable_singular_values(array_named(trained, name));
+  BOOST_TEST(s(2) < 1e-4 * s(0), name << ": " << s(2) << " of " << s(0));
+  sep.separable_rank = 0;
+  sep.rank = 2;  // a matrix rank on a kernel
+  BOOST_CHECK_THROW(trainer.set_constraints({sep}), std::invalid_argument);
+  // Only on selected conv kernels.
+  CompressPlan bad = plan;
+  bad.layers = CompressLayers::Dense;
   BOOST_CHECK_THROW(validate_compress_plan(bad), std::invalid_argument);
 }
