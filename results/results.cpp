@@ -422,6 +422,99 @@ std::string csi_compression_table(const RunRecord& run) {
   return out.str();
 }
 
+/// Seed 000's Figures 2 and 3 as tables, for runs that sweep csi.precision together with
+/// csi.prune or csi.variant (the model axis): per model and precision the size, the fastest
+/// batch-1 latency and the NMSE (Figure 2); per model and precision the latency on dense and on
+/// sparse kernels (Figure 3: xnnpack or int8 against sparse or sparse-int8).
+std::string csi_sparsity_precision_tables(const RunRecord& run) {
+  const auto swept = [&](const char* key) {
+    return std::find(run.axes.begin(), run.axes.end(), key) != run.axes.end();
+  };
+  if (!swept("csi.precision") || !(swept("csi.prune") || swept("csi.variant"))) return "";
+  const std::string model_key = swept("csi.prune") ? "csi.prune" : "csi.variant";
+  std::vector<std::string> models, precisions;
+  const auto add = [](std::vector<std::string>& v, const std::string& x) {
+    if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+  };
+  for (const PointRecord* p : csi_rows(run)) {
+    add(models, p->swept.at(model_key));
+    add(precisions, p->swept.at("csi.precision"));
+  }
+  const auto cell = [&](const std::string& model, const std::string& precision) {
+    std::vector<const PointRecord*> v;
+    for (const PointRecord* p : csi_rows(run)) {
+      if (p->swept.at(model_key) == model && p->swept.at("csi.precision") == precision) {
+        v.push_back(p);
+      }
+    }
+    return v;
+  };
+  const auto fastest = [](const std::vector<const PointRecord*>& v,
+                          const std::vector<std::string>& backends) -> const PointRecord* {
+    const PointRecord* best = nullptr;
+    for (const PointRecord* p : v) {
+      const bool allowed = backends.empty() || std::find(backends.begin(), backends.end(),
+                                                         p->csi->backend) != backends.end();
+      if (allowed && (!best || batch1_latency_us(*p, false) < batch1_latency_us(*best, false))) {
+        best = p;
+      }
+    }
+    return best;
+  };
+  std::ostringstream out;
+  out << "\n### Sparsity x precision (seed 000, Figure 2)\n\nPer model (`" << model_key
+      << "`) and weight precision: size on disk (MB), the fastest backend's batch-1 latency "
+         "(µs, encoder + reconstruction, p50) and NMSE dB (on that backend).\n\n| "
+      << model_key << " |";
+  for (const char* what : {"size", "latency", "NMSE"}) {
+    for (const auto& pr : precisions) out << ' ' << what << ' ' << pr << " |";
+  }
+  out << "\n|---|";
+  for (std::size_t i = 0; i < 3 * precisions.size(); ++i) out << "---|";
+  out << '\n';
+  for (const auto& m : models) {
+    out << "| " << m << " |";
+    for (const auto& pr : precisions) {
+      const auto v = cell(m, pr);
+      out << ' '
+          << (v.empty() ? "-" : fmt("%.3f", static_cast<double>(v[0]->csi->size_bytes) / 1e6))
+          << " |";
+    }
+    for (const auto& pr : precisions) {
+      const PointRecord* f = fastest(cell(m, pr), {});
+      out << ' '
+          << (f ? fmt("%.0f", batch1_latency_us(*f, false)) + " (" + f->csi->backend + ")" : "-")
+          << " |";
+    }
+    for (const auto& pr : precisions) {
+      const PointRecord* f = fastest(cell(m, pr), {});
+      out << ' ' << (f ? fmt("%.2f", f->csi->nmse_db) : "-") << " |";
+    }
+    out << '\n';
+  }
+  out << "\n### Sparse kernels on and off (seed 000, Figure 3)\n\nBatch-1 latency (µs, p50) of "
+         "the same model on dense kernels and on our sparse ones of its precision: `xnnpack` "
+         "against `sparse` for fp32 / fp16 weights, `int8` against `sparse-int8` for int8 "
+         "weights.\n\n| "
+      << model_key << " | precision | dense kernels | sparse kernels | sparse speed-up |\n"
+      << "|---|---|---|---|---|\n";
+  for (const auto& m : models) {
+    for (const auto& pr : precisions) {
+      const auto v = cell(m, pr);
+      // Kernels of the stored precision: int8 weights on int8 ones, fp32 / fp16 on fp32 ones.
+      const bool int8 = pr == "int8";
+      const PointRecord* dense = fastest(v, {int8 ? "int8" : "xnnpack"});
+      const PointRecord* sparse = fastest(v, {int8 ? "sparse-int8" : "sparse"});
+      if (!dense || !sparse) continue;
+      const double d = batch1_latency_us(*dense, false), sp = batch1_latency_us(*sparse, false);
+      out << "| " << m << " | " << pr << " | " << fmt("%.0f", d) << " (" << dense->csi->backend
+          << ") | " << fmt("%.0f", sp) << " (" << sparse->csi->backend << ") | "
+          << (sp > 0 ? fmt("%.2fx", d / sp) : std::string("-")) << " |\n";
+    }
+  }
+  return out.str();
+}
+
 std::string csi_summary_markdown(const RunRecord& run) {
   std::ostringstream out;
   out << summary_header(run);
@@ -435,7 +528,7 @@ std::string csi_summary_markdown(const RunRecord& run) {
          "every subcarrier of the MRT downlink beamformed from the fed-back CSI, at the "
          "scenario's Es/N0 per antenna, next to MRT with perfect CSI (same bits and noise). "
          "Latency: per block call (batch in the config).\n\n";
-  out << csi_table(run) << csi_compression_table(run);
+  out << csi_table(run) << csi_compression_table(run) << csi_sparsity_precision_tables(run);
   return out.str();
 }
 }  // namespace

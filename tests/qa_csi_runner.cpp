@@ -295,6 +295,8 @@ BOOST_AUTO_TEST_CASE(post_training_prune_and_precision_sweeps_report_the_compact
   BOOST_TEST(std::abs(int8 - fp32) < 0.3);
   const std::string summary = qa::read_text(dir / "out" / "summary.md");
   BOOST_TEST(summary.find("Compressed models (seed 000, Table I layout)") != std::string::npos);
+  BOOST_TEST(summary.find("Sparsity x precision (seed 000, Figure 2)") != std::string::npos);
+  BOOST_TEST(summary.find("| 0.5 | 4.4") != std::string::npos, summary);  // fp32 at 50%: 4.4x MB
   if (write_compression_plots(r, dir / "out").empty()) {  // gnuplot present
     BOOST_TEST(fs::file_size(dir / "out" / "compression.svg") > 1000U);
   }
