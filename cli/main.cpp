@@ -215,6 +215,11 @@ int cmd_list(const std::vector<std::string>& args) {
       print_param(s);
     }
   }
+  std::cout << "\nCSI feedback scenario keys (kind = csi_feedback): methods, NN models, "
+               "compression and backends:\n";
+  for (const auto& s : scenario_schema()) {
+    if (s.key.rfind("csi.", 0) == 0) print_param(s);
+  }
   std::cout << "\nNN inference backends:\n";
   for (const BackendStatus& b :
        {probe_torch(static_cast<int>(hardware_threads())), probe_xnnpack()}) {
