@@ -462,9 +462,18 @@ std::string csi_sparsity_precision_tables(const RunRecord& run) {
     return best;
   };
   std::ostringstream out;
+  // The backends that compute in a precision's own arithmetic: int8 weights on the int8
+  // kernels, fp32 / fp16 weights on the float ones (the int8 backends would requantise them).
+  const auto kernels_of = [](const std::string& precision) {
+    return precision == "int8"
+               ? std::vector<std::string>{"int8", "sparse-int8"}
+               : std::vector<std::string>{"torch", "xnnpack", "xnnpack-sparse", "sparse"};
+  };
   out << "\n### Sparsity x precision (seed 000, Figure 2)\n\nPer model (`" << model_key
-      << "`) and weight precision: size on disk (MB), the fastest backend's batch-1 latency "
-         "(µs, encoder + reconstruction, p50) and NMSE dB (on that backend).\n\n| "
+      << "`) and weight precision: size on disk (MB), batch-1 latency (µs, encoder + "
+         "reconstruction, p50) on the fastest backend of that precision's arithmetic (float "
+         "kernels for fp32 / fp16 weights, int8 kernels for int8 weights), and NMSE dB on "
+         "that backend.\n\n| "
       << model_key << " |";
   for (const char* what : {"size", "latency", "NMSE"}) {
     for (const auto& pr : precisions) out << ' ' << what << ' ' << pr << " |";
@@ -481,13 +490,13 @@ std::string csi_sparsity_precision_tables(const RunRecord& run) {
           << " |";
     }
     for (const auto& pr : precisions) {
-      const PointRecord* f = fastest(cell(m, pr), {});
+      const PointRecord* f = fastest(cell(m, pr), kernels_of(pr));
       out << ' '
           << (f ? fmt("%.0f", batch1_latency_us(*f, false)) + " (" + f->csi->backend + ")" : "-")
           << " |";
     }
     for (const auto& pr : precisions) {
-      const PointRecord* f = fastest(cell(m, pr), {});
+      const PointRecord* f = fastest(cell(m, pr), kernels_of(pr));
       out << ' ' << (f ? fmt("%.2f", f->csi->nmse_db) : "-") << " |";
     }
     out << '\n';
