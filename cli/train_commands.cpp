@@ -526,10 +526,10 @@ std::vector<ParamSpec> compress_schema() {
                    "lowrank step: rank of each dense layer's SVD factors (capped at the layer's "
                    "smaller side)",
                    1, 1e6));
-  s.push_back(spec("separable.rank", ParamKind::Int, "1",
+  s.push_back(spec("separable.rank", ParamKind::Int, "0",
                    "separable step: vertical-then-horizontal paths per conv kernel (seed 002's "
-                   "w x 1 / 1 x h decomposition)",
-                   1, 1e6));
+                   "w x 1 / 1 x h decomposition); 0: min(in, out) channels per kernel",
+                   0, 1e6));
   for (ParamSpec& p : s) {
     if (p.key == "train.epochs") p.default_value = "10";
     if (p.key == "train.lr") p.default_value = "0.0001";

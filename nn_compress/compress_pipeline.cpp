@@ -261,9 +261,7 @@ void validate_compress_plan(const CompressPlan& plan) {
           "compression: 'lowrank' and 'separable' combine only with each other, finetune and one "
           "of int8 / fp16 / uniform");
     }
-    if (plan.rank < 1 || plan.separable_rank < 1) {
-      throw std::invalid_argument("compression: lowrank / separable ranks must be >= 1");
-    }
+    if (plan.rank < 1) throw std::invalid_argument("compression: the lowrank rank must be >= 1");
     if (has(CompressStep::Separable) && plan.layers == CompressLayers::Dense) {
       throw std::invalid_argument(
           "compression: 'separable' factorises conv kernels; select them (compress.layers = all "
@@ -437,7 +435,10 @@ CompressOutcome compress_csi_model(const CsiAutoencoder& input, const CompressPl
           const std::vector<std::int64_t>& k = t.array->shape;
           if (k.size() != 4 || k[2] < 2 || k[3] < 2) continue;  // 1 x n kernels stay
           const auto most = static_cast<std::size_t>(std::min(k[1] * k[2], k[0] * k[3]));
-          t.separable = separate_conv(t.array->values, k, std::min(plan.separable_rank, most));
+          const std::size_t want = plan.separable_rank > 0
+                                       ? plan.separable_rank
+                                       : static_cast<std::size_t>(std::min(k[0], k[1]));
+          t.separable = separate_conv(t.array->values, k, std::min(want, most));
           t.array->values = reconstruct(*t.separable);
           worst = std::max(worst, t.separable->relative_error);
         }

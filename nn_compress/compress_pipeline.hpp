@@ -98,8 +98,10 @@ struct CompressPlan {
   ClusterOptions clustering;       ///< cluster step (default 32 centroids, k-means++)
   unsigned bits = 8;               ///< kmeans (1..16) and uniform (2..16) steps
   std::size_t rank = 64;           ///< lowrank: factor rank (capped at min(rows, cols))
-  std::size_t separable_rank = 1;  ///< separable: paths per kernel (capped at min(in kh, out kw))
-  bool entropy = false;            ///< Huffman-code the stored sections where that is smaller
+  /// separable: paths per kernel (capped at min(in kh, out kw)); 0: min(in, out) channels, the
+  /// two thin layers of seed 002's decomposition
+  std::size_t separable_rank = 0;
+  bool entropy = false;  ///< Huffman-code the stored sections where that is smaller
 };
 
 /// Fine-tunes `model` in place keeping `constraints` (one per compressed weight) and, for a
@@ -126,8 +128,8 @@ struct CompressOutcome {
 /// Throws std::invalid_argument naming the problem: a cluster / kmeans step after a
 /// value coding step, two of int8 / fp16 / uniform, sparsity outside [0, 1), bits outside 2..16,
 /// a gradual step that is not per-layer magnitude pruning, follows cluster / kmeans, or does
-/// not raise the sparsity, or a lowrank / separable step with pruning or clustering, a rank of
-/// 0, or a separable step on the dense layers alone.
+/// not raise the sparsity, or a lowrank / separable step with pruning or clustering, a lowrank
+/// rank of 0, or a separable step on the dense layers alone.
 void validate_compress_plan(const CompressPlan& plan);
 
 /// Runs the plan on a copy of `input`'s weights. `recipe_json` (a JSON object: the input file,
