@@ -42,45 +42,58 @@ CsiFeedbackInfo NnCsiFeedback::info() const {
   return info_;
 }
 
+namespace {
+
+/// The plan of a post-training compression of `m` (file `model`): on an uncompressed model,
+/// pruning and / or the precision; on a pruned fp32 one, its zeros as the mask and the precision.
+/// Throws AlreadyCompressedError for anything else.
+CompressPlan post_training_plan(const CsiAutoencoder& m, const std::filesystem::path& model,
+                                const PostTrainingCompression& post) {
+  CompressPlan plan;
+  plan.layers = CompressLayers::Dense;
+  if (!m.compression_record().empty()) {
+    const auto record = nlohmann::json::parse(m.compression_record());
+    bool pruned_only =
+        record.value("layers_compressed", "") == "dense" && record.value("weight_bits", 0U) == 32;
+    for (const auto& step : record.value("steps", nlohmann::json::array())) {
+      const std::string name = step.value("step", "");
+      pruned_only = pruned_only && (name == "prune" || name == "finetune" || name == "gradual");
+    }
+    if (!pruned_only || post.sparsity > 0) {
+      throw AlreadyCompressedError(
+          model.string() +
+          " is compressed already; post-training pruning applies to uncompressed models, and "
+          "post-training precision to uncompressed or pruned (fp32, dense layers) ones");
+    }
+    if (record.value("sparsity", 0.0) > 0) {
+      plan.prune_method = PruneMethod::Threshold;  // exactly its zeros
+      plan.threshold = std::numeric_limits<float>::min();
+      plan.steps.push_back(CompressStep::Prune);
+    }
+  }
+  plan.sparsity = post.sparsity;
+  if (post.sparsity > 0) plan.steps.push_back(CompressStep::Prune);
+  if (post.precision == WeightPrecision::Fp16) plan.steps.push_back(CompressStep::Fp16);
+  if (post.precision == WeightPrecision::Int8) plan.steps.push_back(CompressStep::Int8);
+  return plan;
+}
+
+}  // namespace
+
 std::unique_ptr<CsiFeedback> make_nn_feedback(const std::filesystem::path& model,
                                               InferenceBackend backend, unsigned threads,
                                               const PostTrainingCompression& post) {
   CsiAutoencoder m = CsiAutoencoder::load(model);
   std::uint64_t bytes = std::filesystem::file_size(model);
   if (post.active()) {
-    CompressPlan plan;
-    plan.layers = CompressLayers::Dense;
-    nlohmann::json input_record;
-    if (!m.compression_record().empty()) {
-      // A pruned (fine-tuned) model may still get its precision here: its zeros are kept as the
-      // mask. Anything else was coded already.
-      input_record = nlohmann::json::parse(m.compression_record());
-      bool pruned_only = input_record.value("layers_compressed", "") == "dense" &&
-                         input_record.value("weight_bits", 0U) == 32;
-      for (const auto& step : input_record.value("steps", nlohmann::json::array())) {
-        const std::string name = step.value("step", "");
-        pruned_only = pruned_only && (name == "prune" || name == "finetune" || name == "gradual");
-      }
-      if (!pruned_only || post.sparsity > 0) {
-        throw AlreadyCompressedError(
-            model.string() +
-            " is compressed already; post-training pruning applies to uncompressed models, and "
-            "post-training precision to uncompressed or pruned (fp32, dense layers) ones");
-      }
-      if (input_record.value("sparsity", 0.0) > 0) {
-        plan.prune_method = PruneMethod::Threshold;  // exactly its zeros
-        plan.threshold = std::numeric_limits<float>::min();
-        plan.steps.push_back(CompressStep::Prune);
-      }
-    }
-    plan.sparsity = post.sparsity;
-    if (post.sparsity > 0) plan.steps.push_back(CompressStep::Prune);
-    if (post.precision == WeightPrecision::Fp16) plan.steps.push_back(CompressStep::Fp16);
-    if (post.precision == WeightPrecision::Int8) plan.steps.push_back(CompressStep::Int8);
-    const nlohmann::json recipe = {{"input_model", model.string()},
-                                   {"input_compression", input_record},
-                                   {"post_training", true},
-                                   {"sparsity", post.sparsity}};
+    const CompressPlan plan = post_training_plan(m, model, post);
+    const nlohmann::json recipe = {
+        {"input_model", model.string()},
+        {"input_compression", m.compression_record().empty()
+                                  ? nlohmann::json()
+                                  : nlohmann::json::parse(m.compression_record())},
+        {"post_training", true},
+        {"sparsity", post.sparsity}};
     const CompressOutcome o = compress_csi_model(m, plan, {}, recipe.dump());
     // The model as its compact file would hold it: encoded, then decoded back.
     const std::string file_bytes = encode_compact_model(o.compact);
@@ -88,10 +101,9 @@ std::unique_ptr<CsiFeedback> make_nn_feedback(const std::filesystem::path& model
     const CompactModel decoded = decode_compact_model(file_bytes, model.string() + " (compressed)");
     std::vector<NamedArray> arrays;
     for (const CompactLayer& l : decoded.layers) arrays.push_back(l.array);
-    arrays = compose_factors(std::move(arrays));
-    CsiAutoencoder compressed = CsiAutoencoder::with_state(m, arrays);
-    const auto meta = nlohmann::json::parse(decoded.metadata_json);
-    compressed.set_compression_record(meta.at("compression").dump());
+    CsiAutoencoder compressed = CsiAutoencoder::with_state(m, compose_factors(std::move(arrays)));
+    compressed.set_compression_record(
+        nlohmann::json::parse(decoded.metadata_json).at("compression").dump());
     m = std::move(compressed);
   }
   std::unique_ptr<CsiInference> inference = make_csi_inference(m, backend, threads);
