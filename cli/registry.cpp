@@ -83,13 +83,14 @@ const std::vector<Named<ScenarioKind>> kKinds = {
     {"csi_feedback", ScenarioKind::CsiFeedback,
      "massive MIMO CSI feedback: NMSE, rho and the MRT downlink BER per method and CR"}};
 /// A CSI feedback method: classical CS, or a trained NN autoencoder of one architecture.
-enum class FeedbackMethod { Lasso, Omp, Amp, CsiNet, CrNet, ConvCsiNet, ConvSquCsiNet };
+enum class FeedbackMethod { Lasso, Omp, Amp, CsiNet, CrNet, CsiNetPlus, ConvCsiNet, ConvSquCsiNet };
 const std::vector<Named<FeedbackMethod>> kCsiMethods = {
     {"lasso", FeedbackMethod::Lasso, "CS: LASSO by FISTA (lambda = 0.05 ||A^T y||_inf)"},
     {"omp", FeedbackMethod::Omp, "CS: orthogonal matching pursuit (noise-level stopping rule)"},
     {"amp", FeedbackMethod::Amp, "CS: approximate message passing, soft threshold"},
     {"csinet", FeedbackMethod::CsiNet, "NN: CsiNet autoencoder from csi.model"},
     {"crnet", FeedbackMethod::CrNet, "NN: CRNet autoencoder from csi.model"},
+    {"csinetplus", FeedbackMethod::CsiNetPlus, "NN: CsiNet+ autoencoder from csi.model"},
     {"convcsinet", FeedbackMethod::ConvCsiNet, "NN: ConvCsiNet autoencoder from csi.model"},
     {"convsqucsinet", FeedbackMethod::ConvSquCsiNet,
      "NN: ConvSquCsiNet (fire modules) autoencoder from csi.model"}};
@@ -392,6 +393,7 @@ std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::s
       break;
     case FeedbackMethod::CsiNet:
     case FeedbackMethod::CrNet:
+    case FeedbackMethod::CsiNetPlus:
     case FeedbackMethod::ConvCsiNet:
     case FeedbackMethod::ConvSquCsiNet: {
       // "{cr}" and "{variant}" in the file name stand for the point's CR and variant, so one

@@ -352,7 +352,7 @@ std::vector<ParamSpec> train_schema() {
 int cmd_train(const std::vector<std::string>& args) {
   po::options_description opts(
       "usage: linksim train FILE.ini [options]\n\n"
-      "Trains a CSI feedback autoencoder (CsiNet, CRNet, ConvCsiNet, ConvSquCsiNet) from a\n"
+      "Trains a CSI feedback autoencoder (CsiNet, CRNet, CsiNet+, ConvCsiNet, ConvSquCsiNet) from a\n"
       "training scenario (keys: scenarios/README.md, or scenarios/train_*.ini). Writes the model\n"
       "file (run.model) with its training recipe, and next to it a checkpoint (.ckpt, every\n"
       "epoch), a CSV log (.train.csv) and a loss plot (.loss.svg). Run it again after an\n"

@@ -36,6 +36,7 @@ struct ArchEntry {
 };
 constexpr ArchEntry kArchNames[] = {{CsiArch::CsiNet, "csinet"},
                                     {CsiArch::CrNet, "crnet"},
+                                    {CsiArch::CsiNetPlus, "csinetplus"},
                                     {CsiArch::ConvCsiNet, "convcsinet"},
                                     {CsiArch::ConvSquCsiNet, "convsqucsinet"}};
 

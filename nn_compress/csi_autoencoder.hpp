@@ -45,11 +45,12 @@ class CsiNetwork;
 enum class CsiArch {
   CsiNet,        ///< "csinet": Wen, Shih, Jin, IEEE WCL 2018 (REFERENCE.md section 1)
   CrNet,         ///< "crnet": Lu, Wang, Song, ICC 2020 (multi-resolution CRBlocks)
+  CsiNetPlus,    ///< "csinetplus": Guo, Wen, Jin, Li, IEEE TWC 2020 (CsiNet+, seed 002)
   ConvCsiNet,    ///< "convcsinet": the FC layers replaced by conv + average-pool / upsample stacks
   ConvSquCsiNet  ///< "convsqucsinet": ConvCsiNet with fire modules (squeeze 1x1, expand 1x1+3x3)
 };
-inline constexpr CsiArch kCsiArchs[] = {CsiArch::CsiNet, CsiArch::CrNet, CsiArch::ConvCsiNet,
-                                        CsiArch::ConvSquCsiNet};
+inline constexpr CsiArch kCsiArchs[] = {CsiArch::CsiNet, CsiArch::CrNet, CsiArch::CsiNetPlus,
+                                        CsiArch::ConvCsiNet, CsiArch::ConvSquCsiNet};
 std::string_view arch_name(CsiArch arch);
 std::optional<CsiArch> csi_arch_named(std::string_view name);
 

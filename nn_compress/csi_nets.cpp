@@ -244,6 +244,91 @@ class CrNetModule : public nn::Module {
 };
 
 // ---------------------------------------------------------------------------------------------
+// CsiNet+ (Guo, Wen, Jin, Li, IEEE TWC 2020; the network that seed 002 prunes and quantises):
+// CsiNet with 7x7 encoder convolutions, a 7x7 conv + sigmoid before the refinement and five
+// RefineNet units of 7x7 / 5x5 / 3x3 kernels whose residual branch ends in tanh.
+
+/// CsiNet+ RefineNet unit: conv7x7 2->8, BN, LReLU, conv5x5 8->16, BN, LReLU, conv3x3 16->2,
+/// BN, tanh; plus the input (shortcut), then ReLU.
+class RefinePlusImpl : public nn::Module {
+ public:
+  RefinePlusImpl()
+      : a_(register_module("conv7x7", ConvBn(2, 8, 7, 7, false, kKerasBn))),
+        b_(register_module("conv5x5", ConvBn(8, 16, 5, 5, false, kKerasBn))),
+        c_(register_module("conv3x3", ConvBn(16, 2, 3, 3, false, kKerasBn))) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    const torch::Tensor y = lrelu(b_(lrelu(a_(x))));
+    return torch::relu(torch::tanh(c_(y)) + x);
+  }
+  /// The residual branch starts at zero (the unit passes its non-negative input on).
+  void zero_branch() { c_->zero_output(); }
+
+ private:
+  ConvBn a_, b_, c_;
+};
+TORCH_MODULE(RefinePlus);
+
+constexpr int kPlusRefineUnits = 5;
+/// The units' output is not bounded above (ReLU), but our decoders map into [0, 1] so that the
+/// reconstruction stays within [-s, s] of the per-sample scale s: CsiNet+ ends in
+/// sigmoid(4 (y - 1/2)), the identity to first order around 1/2, where almost all of the data
+/// lies.
+constexpr double kOutGain = 4.0;
+
+class CsiNetPlusModule : public nn::Module {
+ public:
+  explicit CsiNetPlusModule(std::int64_t m)
+      : m_(m),
+        e1_(register_module("encoder_conv1", ConvBn(2, 2, 7, 7, false, kKerasBn))),
+        e2_(register_module("encoder_conv2", ConvBn(2, 2, 7, 7, false, kKerasBn))),
+        enc_fc_(register_module("encoder_fc", nn::Linear(2 * kSide * kSide, m))),
+        dec_fc_(register_module("decoder_fc", nn::Linear(m, 2 * kSide * kSide))),
+        d7_(register_module("decoder_conv7x7", ConvBn(2, 2, 7, 7, false, kKerasBn))) {
+    for (int i = 0; i < kPlusRefineUnits; ++i) refine_->push_back(RefinePlus());
+    register_module("refine", refine_);
+  }
+  torch::Tensor encode(const torch::Tensor& u) {
+    return enc_fc_(lrelu(e2_(lrelu(e1_(u)))).flatten(1));
+  }
+  torch::Tensor decode(const torch::Tensor& z) {
+    torch::Tensor y = torch::sigmoid(d7_(dec_fc_(z).view({-1, 2, kSide, kSide})));
+    for (const auto& unit : *refine_) y = unit->as<RefinePlusImpl>()->forward(y);
+    return torch::sigmoid(kOutGain * (y - 0.5));
+  }
+  /// The decoder's conv7x7 BatchNorm and every unit's last BatchNorm start at gamma = beta = 0:
+  /// u_hat = sigmoid(0) = 0.5 at first, as for the other architectures.
+  void init_output() {
+    d7_->zero_output();
+    for (const auto& unit : *refine_) unit->as<RefinePlusImpl>()->zero_branch();
+  }
+  std::string hyper_json() const {
+    return nlohmann::json{
+        {"code_values", m_},
+        {"encoder",
+         "conv7x7 2->2 (BN, LeakyReLU(0.3)) twice, flatten 2048, dense 2048->M (linear)"},
+        {"decoder",
+         "dense M->2048 (linear), reshape 2x32x32, conv7x7 2->2 (BN, sigmoid), 5 RefineNet units "
+         "(conv7x7 2->8, conv5x5 8->16 with BN, LeakyReLU(0.3); conv3x3 16->2, BN, tanh; "
+         "shortcut, ReLU), sigmoid(4 (y - 1/2))"},
+        {"conv_bias", false},
+        {"leaky_relu_slope", kSlope},
+        {"batchnorm_eps", kKerasBn.eps},
+        {"batchnorm_momentum", kKerasBn.momentum},
+        {"init",
+         "glorot_uniform weights; the BatchNorms of the decoder's conv7x7 and of every unit's "
+         "conv3x3 start at gamma = beta = 0 (u_hat = 0.5)"}}
+        .dump();
+  }
+
+ private:
+  std::int64_t m_;
+  ConvBn e1_, e2_;
+  nn::Linear enc_fc_, dec_fc_;
+  ConvBn d7_;
+  nn::ModuleList refine_;
+};
+
+// ---------------------------------------------------------------------------------------------
 // ConvCsiNet and ConvSquCsiNet (seed 002: the FC layers of CsiNet replaced by stacked
 // convolutions, each followed by average pooling at the encoder and up-sampling at the decoder;
 // ConvSquCsiNet swaps the F->F 3x3 convolutions for SqueezeNet fire modules). The seed gives
@@ -381,6 +466,8 @@ std::unique_ptr<CsiNetwork> make_csi_network(CsiArch arch, std::size_t cr) {
       return std::make_unique<Adapter<CsiNetModule>>(std::make_shared<CsiNetModule>(m));
     case CsiArch::CrNet:
       return std::make_unique<Adapter<CrNetModule>>(std::make_shared<CrNetModule>(m));
+    case CsiArch::CsiNetPlus:
+      return std::make_unique<Adapter<CsiNetPlusModule>>(std::make_shared<CsiNetPlusModule>(m));
     case CsiArch::ConvCsiNet:
       return std::make_unique<Adapter<ConvCsiNetModule>>(
           std::make_shared<ConvCsiNetModule>(m, r, false));

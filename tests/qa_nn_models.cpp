@@ -58,6 +58,14 @@ constexpr std::size_t crnet(std::size_t m) {
   const std::size_t decoder = conv(2, 2, 5, 5, false) + bn(2) + 2 * crblock();
   return encoder + dense(2048, m) + dense(m, 2048) + decoder;
 }
+/// CsiNet+ (Guo et al. 2020): two 7x7 encoder convolutions, a 7x7 decoder convolution and five
+/// RefineNet units of 7x7 / 5x5 / 3x3 kernels, no convolution biases.
+constexpr std::size_t csinetplus(std::size_t m) {
+  const std::size_t conv7 = conv(2, 2, 7, 7, false) + bn(2);
+  const std::size_t unit = conv(2, 8, 7, 7, false) + bn(8) + conv(8, 16, 5, 5, false) + bn(16) +
+                           conv(16, 2, 3, 3, false) + bn(2);
+  return 3 * conv7 + dense(2048, m) + dense(m, 2048) + 5 * unit;
+}
 /// ConvCsiNet / ConvSquCsiNet with F = 32 maps, k halvings, c code channels.
 constexpr std::size_t convcsinet(std::size_t k, std::size_t c, bool fire) {
   const std::size_t f = 32;
@@ -89,6 +97,14 @@ BOOST_AUTO_TEST_CASE(crnet_and_conv_parameter_counts_match_the_layer_shapes) {
   BOOST_TEST(std::abs(static_cast<double>(crnet(512)) - 2.10e6) < 0.01e6);
   for (std::size_t cr : {4, 16, 32, 64}) {
     BOOST_TEST(CsiAutoencoder(CsiArch::CrNet, cr, 1).parameter_count() == crnet(2048 / cr));
+  }
+  // CsiNet+: "over 2 million NN weights ... when the CR is set as four" (seed 002).
+  BOOST_TEST(csinetplus(512) > 2.0e6);
+  BOOST_TEST(csinetplus(512) - dense(2048, 512) - dense(512, 2048) < 0.03e6);
+  for (std::size_t cr : {4, 8, 16, 32, 64}) {
+    BOOST_TEST(
+        CsiAutoencoder(CsiArch::CsiNetPlus, cr, 1).parameter_count() == csinetplus(2048 / cr),
+        "CR " << cr);
   }
   // (cr, halvings, code channels): 4 -> 2 x 16 x 16, 16 -> 2 x 8 x 8, 32 -> 1 x 8 x 8,
   // 64 -> 2 x 4 x 4.
