@@ -352,7 +352,8 @@ std::vector<ParamSpec> train_schema() {
 int cmd_train(const std::vector<std::string>& args) {
   po::options_description opts(
       "usage: linksim train FILE.ini [options]\n\n"
-      "Trains a CSI feedback autoencoder (CsiNet, CRNet, CsiNet+, ConvCsiNet, ConvSquCsiNet) from a\n"
+      "Trains a CSI feedback autoencoder (CsiNet, CRNet, CsiNet+, ConvCsiNet, ConvSquCsiNet) from "
+      "a\n"
       "training scenario (keys: scenarios/README.md, or scenarios/train_*.ini). Writes the model\n"
       "file (run.model) with its training recipe, and next to it a checkpoint (.ckpt, every\n"
       "epoch), a CSV log (.train.csv) and a loss plot (.loss.svg). Run it again after an\n"
@@ -500,11 +501,11 @@ std::vector<ParamSpec> compress_schema() {
                      "which weights the steps compress (dense: the fully connected layers)"));
   s.push_back(choice("compress.entropy", {"off", "on"}, "off",
                      "Huffman-code the stored sections where that is smaller"));
-  s.push_back(choice("prune.method", {"magnitude", "threshold", "rows", "blocks4x1", "2:4"},
+  s.push_back(choice("prune.method",
+                     {"magnitude", "threshold", "rows", "blocks4x1", "blocks16x1", "2:4"},
                      "magnitude", "pruning criterion"));
   s.push_back(spec("prune.sparsity", ParamKind::Real, "0.5",
-                   "fraction of each layer's weights pruned (magnitude, rows, blocks4x1)", 0,
-                   0.999));
+                   "fraction of each layer's weights pruned (magnitude, rows, blocks)", 0, 0.999));
   s.push_back(spec("prune.threshold", ParamKind::Real, "0.05",
                    "threshold pruning: |w| below it is pruned", 0, 1e6));
   s.push_back(choice("prune.scope", {"per_layer", "global"}, "per_layer",

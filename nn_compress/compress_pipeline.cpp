@@ -41,11 +41,12 @@ constexpr std::array<std::pair<CompressStep, std::string_view>, 10> kSteps{{
     {CompressStep::Fp16, "fp16"},
     {CompressStep::Uniform, "uniform"},
 }};
-constexpr std::array<std::pair<PruneMethod, std::string_view>, 5> kPruneMethods{{
+constexpr std::array<std::pair<PruneMethod, std::string_view>, 6> kPruneMethods{{
     {PruneMethod::Magnitude, "magnitude"},
     {PruneMethod::Threshold, "threshold"},
     {PruneMethod::Rows, "rows"},
     {PruneMethod::Blocks4x1, "blocks4x1"},
+    {PruneMethod::Blocks16x1, "blocks16x1"},
     {PruneMethod::TwoOfFour, "2:4"},
 }};
 constexpr std::array<std::pair<CompressLayers, std::string_view>, 3> kLayers{{
@@ -168,6 +169,9 @@ void prune(std::vector<Target>& targets, const CompressPlan& plan) {
           break;
         case PruneMethod::Blocks4x1:
           masks.push_back(block_prune_mask(w, t.dims, plan.sparsity, 4));
+          break;
+        case PruneMethod::Blocks16x1:
+          masks.push_back(block_prune_mask(w, t.dims, plan.sparsity, 16));
           break;
         case PruneMethod::TwoOfFour:
           masks.push_back(n_of_m_prune_mask(w, t.dims, 2, 4));

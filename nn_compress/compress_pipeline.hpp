@@ -68,11 +68,12 @@ std::string_view compress_step_name(CompressStep s);
 std::optional<CompressStep> compress_step_named(std::string_view name);
 
 enum class PruneMethod {
-  Magnitude,  ///< smallest |w| to `sparsity` (per layer or global)
-  Threshold,  ///< |w| < threshold (seed 002)
-  Rows,       ///< whole output rows / channels by L2 norm
-  Blocks4x1,  ///< 4 consecutive inputs of a row at a time (fast-kernel friendly)
-  TwoOfFour   ///< 2:4 semi-structured (sparsity fixed at 50%)
+  Magnitude,   ///< smallest |w| to `sparsity` (per layer or global)
+  Threshold,   ///< |w| < threshold (seed 002)
+  Rows,        ///< whole output rows / channels by L2 norm
+  Blocks4x1,   ///< 4 consecutive inputs of a row at a time (fast-kernel friendly)
+  Blocks16x1,  ///< 16 consecutive inputs of a row (the blocks the sparse int8 GEMV skips)
+  TwoOfFour    ///< 2:4 semi-structured (sparsity fixed at 50%)
 };
 std::string_view prune_method_name(PruneMethod m);
 std::optional<PruneMethod> prune_method_named(std::string_view name);

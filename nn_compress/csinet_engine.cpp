@@ -182,17 +182,19 @@ void parallel_rows(pthreadpool_t pool, std::size_t rows, Fn&& fn, std::size_t ti
 template <class T>
 class OwnSparseDense final : public DenseLayer {
  public:
-  OwnSparseDense(sparse::MaskedRows<T> a, std::vector<float> b) : a_(std::move(a)), b_(b) {}
+  /// blocks: int8 only, the same weights in 16-column blocks for batch 1 (block_gemv).
+  OwnSparseDense(sparse::MaskedRows<T> a, std::vector<float> b, sparse::BlockRowsI8 blocks = {})
+      : a_(std::move(a)), b_(std::move(b)), blocks_(std::move(blocks)) {}
   void run(const float* x, float* y, std::size_t batch, pthreadpool_t pool) override {
     if (batch == 1) {
       if constexpr (std::is_same_v<T, float>) {
         parallel_rows(pool, a_.rows, [&](std::size_t r0, std::size_t r1) {
           sparse::spmv(a_, x, b_.data(), y, r0, r1);
         });
-      } else {  // int8 SpMV: activations quantised per sample (sparse_kernels.hpp)
+      } else {  // int8 block GEMV: activations quantised per sample (sparse_kernels.hpp)
         sparse::quantise_activations(x, 1, a_.cols, acts_);
         parallel_rows(pool, a_.rows, [&](std::size_t r0, std::size_t r1) {
-          sparse::spmv(a_, acts_, b_.data(), y, r0, r1);
+          sparse::block_gemv(blocks_, acts_, b_.data(), y, r0, r1);
         });
       }
       return;
@@ -209,8 +211,9 @@ class OwnSparseDense final : public DenseLayer {
  private:
   sparse::MaskedRows<T> a_;
   std::vector<float> b_;
+  sparse::BlockRowsI8 blocks_;  // int8 only
   std::vector<float> xt_, yt_;
-  sparse::QuantisedActs acts_;  // int8 SpMV only
+  sparse::QuantisedActs acts_;  // int8 only
 };
 
 class Int8Dense final : public DenseLayer {
@@ -241,7 +244,8 @@ std::unique_ptr<DenseLayer> make_dense(DenseKind kind, const std::vector<float>&
     case DenseKind::SparseF32:
       return std::make_unique<OwnSparseDense<float>>(sparse::make_sparse_f32(w, out, in), b);
     case DenseKind::SparseI8:
-      return std::make_unique<OwnSparseDense<std::int8_t>>(sparse::make_sparse_i8(w, out, in), b);
+      return std::make_unique<OwnSparseDense<std::int8_t>>(sparse::make_sparse_i8(w, out, in), b,
+                                                           sparse::make_block_rows_i8(w, out, in));
     case DenseKind::Int8:
       return std::make_unique<Int8Dense>(w, b, in, out);
   }

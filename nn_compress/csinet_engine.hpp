@@ -32,7 +32,8 @@ enum class DenseKind {
   Xnnpack,        ///< XNNPACK fully_connected_nc_f32 (dense fp32)
   XnnpackSparse,  ///< XNNPACK convolution2d_nchw_f32 1x1, batch as the spatial axis (sparse fp32)
   SparseF32,      ///< our masked-row sparse kernels, fp32 values (sparse_kernels.hpp)
-  SparseI8,       ///< our masked-row sparse kernels, int8 values with per-row scales
+  SparseI8,       ///< int8 values with per-row scales: batch 1 the block GEMV (skips all-zero
+                  ///< 16-column blocks), batches the masked-row SpMM
   Int8            ///< dense int8 weights (per-row scales), activations quantised per sample
 };
 

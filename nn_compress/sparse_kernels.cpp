@@ -21,6 +21,8 @@ void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bi
           std::size_t r0, std::size_t r1);
 void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
                std::size_t r0, std::size_t r1);
+void block_gemv(const BlockRowsI8& a, const QuantisedActs& x, const float* bias, float* y,
+                std::size_t r0, std::size_t r1);
 void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_t w, float* out,
                  std::size_t i0, std::size_t i1);
 }  // namespace avx2
@@ -92,6 +94,32 @@ SparseI8 make_sparse_i8(std::span<const float> w, std::size_t rows, std::size_t 
   const Int8Rows q = quantize_int8_rows(w, rows, cols);
   SparseI8 a = pack(std::span<const std::int8_t>(q.q), rows, cols);
   a.scale = q.scale;
+  return a;
+}
+
+BlockRowsI8 make_block_rows_i8(std::span<const float> w, std::size_t rows, std::size_t cols) {
+  constexpr std::size_t kBlock = 16;
+  if (cols > 65536) {
+    throw std::invalid_argument("make_block_rows_i8: " + std::to_string(cols) +
+                                " columns, at most 65536");
+  }
+  const Int8Rows q = quantize_int8_rows(w, rows, cols);
+  BlockRowsI8 a;
+  a.rows = rows;
+  a.cols = cols;
+  a.scale = q.scale;
+  a.row_ptr.assign(rows + 1, 0);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::int8_t* row = q.q.data() + r * cols;
+    for (std::size_t c0 = 0; c0 < cols; c0 += kBlock) {
+      const std::size_t n = std::min(kBlock, cols - c0);
+      if (std::all_of(row + c0, row + c0 + n, [](std::int8_t v) { return v == 0; })) continue;
+      a.col.push_back(static_cast<std::uint16_t>(c0));
+      a.values.insert(a.values.end(), row + c0, row + c0 + n);
+      a.values.resize(a.values.size() + (kBlock - n), 0);
+    }
+    a.row_ptr[r + 1] = static_cast<std::uint32_t>(a.col.size());
+  }
   return a;
 }
 
@@ -170,6 +198,12 @@ void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, flo
     }
   }
 }
+void block_gemv(const BlockRowsI8& a, const QuantisedActs& x, const float* bias, float* y,
+                std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; ++r) {
+    y[r] = block_finish(a, x, r, block_dot(a, x, a.row_ptr[r], a.row_ptr[r + 1]), bias);
+  }
+}
 void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_t w, float* out,
                  std::size_t i0, std::size_t i1) {
   for (std::size_t i = i0; i < i1; ++i) {
@@ -209,6 +243,12 @@ void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_
 void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
                std::size_t r0, std::size_t r1) {
   has_avx2() ? avx2::int8_gemm(w, x, bias, y, r0, r1) : portable::int8_gemm(w, x, bias, y, r0, r1);
+}
+
+void block_gemv(const BlockRowsI8& a, const QuantisedActs& x, const float* bias, float* y,
+                std::size_t r0, std::size_t r1) {
+  has_avx2() ? avx2::block_gemv(a, x, bias, y, r0, r1)
+             : portable::block_gemv(a, x, bias, y, r0, r1);
 }
 
 }  // namespace linksim::sparse

@@ -100,6 +100,25 @@ inline float sparse_int8_finish(const SparseI8& a, const QuantisedActs& x, std::
   return bias != nullptr ? v + bias[r] : v;
 }
 
+/// Exact int32 dot of row r of a block matrix with sample 0 of x over the blocks [k0, k1).
+inline std::int32_t block_dot(const BlockRowsI8& a, const QuantisedActs& x, std::size_t k0,
+                              std::size_t k1) {
+  std::int32_t acc = 0;
+  for (std::size_t k = k0; k < k1; ++k) {
+    const std::int8_t* v = a.values.data() + 16 * k;
+    const std::int16_t* s = x.q.data() + a.col[k];
+    for (std::size_t j = 0; j < 16; ++j) acc += static_cast<std::int32_t>(v[j]) * s[j];
+  }
+  return acc;
+}
+
+/// The block GEMV's output for an exact int32 dot product.
+inline float block_finish(const BlockRowsI8& a, const QuantisedActs& x, std::size_t r,
+                          std::int32_t dot, const float* bias) {
+  const float v = static_cast<float>(dot) * (a.scale[r] * x.scale[0]);
+  return bias != nullptr ? v + bias[r] : v;
+}
+
 /// One output pixel (r, c) of a 3x3 'same' convolution to 2 channels, with bounds checks.
 inline void conv3x3_to2_pixel(const Conv3x3To2& k, const float* img, std::size_t h, std::size_t w,
                               std::size_t r, std::size_t c, float* out) {

@@ -165,32 +165,38 @@ BOOST_AUTO_TEST_CASE(row_pruning_removes_whole_rows_of_smallest_norm) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(block_pruning_is_all_or_nothing_per_4x1_block) {
-  const MatrixDims d{8, 10};  // 3 blocks per row, the last one of 2 inputs
-  const auto w = normal_weights(d.rows * d.cols, 5);
-  for (const double s : {0.5, 0.75}) {
-    const KeepMask m = block_prune_mask(w, d, s, 4);
-    std::size_t pruned_blocks = 0;
-    double max_pruned = 0.0, min_kept = 1e300;
-    for (std::size_t r = 0; r < d.rows; ++r) {
-      for (std::size_t c0 = 0; c0 < d.cols; c0 += 4) {
-        std::size_t z = 0, len = 0;
-        double norm = 0.0;
-        for (std::size_t c = c0; c < std::min<std::size_t>(c0 + 4, d.cols); ++c, ++len) {
-          z += m[r * d.cols + c] == 0 ? 1 : 0;
-          norm += static_cast<double>(w[r * d.cols + c]) * w[r * d.cols + c];
+BOOST_AUTO_TEST_CASE(block_pruning_is_all_or_nothing_per_block) {
+  // 4x1 blocks (blocks4x1) and 16x1 (blocks16x1); each row ends in a shorter block.
+  for (const std::size_t block : {std::size_t{4}, std::size_t{16}}) {
+    const MatrixDims d{8, 2 * block + 2};
+    const std::size_t blocks = d.rows * 3;
+    const auto w = normal_weights(d.rows * d.cols, 5);
+    for (const double s : {0.5, 0.75}) {
+      BOOST_TEST_CONTEXT("block " << block << ", sparsity " << s) {
+        const KeepMask m = block_prune_mask(w, d, s, block);
+        std::size_t pruned_blocks = 0;
+        double max_pruned = 0.0, min_kept = 1e300;
+        for (std::size_t r = 0; r < d.rows; ++r) {
+          for (std::size_t c0 = 0; c0 < d.cols; c0 += block) {
+            std::size_t z = 0, len = 0;
+            double norm = 0.0;
+            for (std::size_t c = c0; c < std::min(c0 + block, d.cols); ++c, ++len) {
+              z += m[r * d.cols + c] == 0 ? 1 : 0;
+              norm += static_cast<double>(w[r * d.cols + c]) * w[r * d.cols + c];
+            }
+            BOOST_TEST((z == 0 || z == len));
+            if (z == len) {
+              ++pruned_blocks;
+              max_pruned = std::max(max_pruned, norm);
+            } else {
+              min_kept = std::min(min_kept, norm);
+            }
+          }
         }
-        BOOST_TEST((z == 0 || z == len));
-        if (z == len) {
-          ++pruned_blocks;
-          max_pruned = std::max(max_pruned, norm);
-        } else {
-          min_kept = std::min(min_kept, norm);
-        }
+        BOOST_TEST(pruned_blocks == expected_count(s, blocks));
+        BOOST_TEST(max_pruned <= min_kept);
       }
     }
-    BOOST_TEST(pruned_blocks == expected_count(s, 24));
-    BOOST_TEST(max_pruned <= min_kept);
   }
 }
 

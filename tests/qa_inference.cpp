@@ -23,6 +23,7 @@
 #include <random>
 #include <type_traits>
 
+#include "nn_compress/compress.hpp"
 #include "nn_compress/inference.hpp"
 #include "nn_compress/inference_bench.hpp"
 #include "nn_compress/sparse_kernels.hpp"
@@ -259,6 +260,56 @@ BOOST_AUTO_TEST_CASE(int8_gemm_is_bit_identical_across_kernels_and_exact) {
   }
 }
 
+/// w with whole 16-column blocks of each row zeroed (prune.method = blocks16x1).
+std::vector<float> block_pruned(std::vector<float> w, std::size_t rows, std::size_t cols,
+                                double sparsity) {
+  const KeepMask keep = block_prune_mask(w, MatrixDims{rows, cols}, sparsity, 16);
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (!keep[i]) w[i] = 0.0F;
+  }
+  return w;
+}
+
+BOOST_AUTO_TEST_CASE(block_gemv_equals_the_dense_int8_gemm_and_keeps_only_nonzero_blocks) {
+  std::mt19937 rng(12);
+  for (const Shape s : kShapes) {
+    for (const bool blocks : {false, true}) {
+      BOOST_TEST_CONTEXT(s.rows << " x " << s.cols << (blocks ? ", 16x1-pruned" : ", 20%")) {
+        std::vector<float> w = random_weights(s.rows, s.cols, 0.2, rng);
+        if (blocks) w = block_pruned(w, s.rows, s.cols, 0.6);
+        const Int8Rows q = quantize_int8_rows(w, s.rows, s.cols);
+        const sparse::BlockRowsI8 a = sparse::make_block_rows_i8(w, s.rows, s.cols);
+        // Exactly the 16-column blocks holding a non-zero int8 weight are stored.
+        std::size_t nonzero_blocks = 0;
+        for (std::size_t r = 0; r < s.rows; ++r) {
+          for (std::size_t c0 = 0; c0 < s.cols; c0 += 16) {
+            bool any = false;
+            for (std::size_t c = c0; c < std::min(c0 + 16, s.cols); ++c) {
+              any = any || q.q[r * s.cols + c] != 0;
+            }
+            nonzero_blocks += any;
+          }
+        }
+        BOOST_TEST(a.blocks() == nonzero_blocks);
+        BOOST_TEST(a.values.size() == 16 * nonzero_blocks);
+        const std::vector<float> bias = random_vector(s.rows, rng);
+        const std::vector<float> x = random_vector(s.cols, rng);
+        sparse::QuantisedActs acts;
+        sparse::quantise_activations(x.data(), 1, s.cols, acts);
+        std::vector<float> dense(s.rows), fast(s.rows), slow(s.rows);
+        sparse::portable::int8_gemm(q, acts, bias.data(), dense.data(), 0, s.rows);
+        sparse::block_gemv(a, acts, bias.data(), fast.data(), 0, s.rows);
+        sparse::portable::block_gemv(a, acts, bias.data(), slow.data(), 0, s.rows);
+        BOOST_TEST(fast == dense);  // the same exact int32 sums
+        BOOST_TEST(slow == dense);
+      }
+    }
+  }
+  // A 16x1 block-pruned 64 x 512 matrix at 75% keeps a quarter of the blocks.
+  const std::vector<float> w = block_pruned(random_weights(64, 512, 0.0, rng), 64, 512, 0.75);
+  BOOST_TEST(sparse::make_block_rows_i8(w, 64, 512).blocks() == 64U * 32 / 4);
+}
+
 BOOST_AUTO_TEST_CASE(conv3x3_to2_matches_a_direct_sum) {
   std::mt19937 rng(4);
   for (const std::size_t cin : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{16}}) {
@@ -487,6 +538,19 @@ BOOST_AUTO_TEST_CASE(kernel_report, *boost::unit_test::disabled()) {
                    })
                 << " us (bytes: dense fp32 " << w.size() * 4 << ", sparse f32 " << a.bytes()
                 << ", sparse int8 " << q.bytes() << ")\n";
+      // The same sparsity in 16x1 blocks: the block GEMV skips them.
+      const std::vector<float> wb = block_pruned(w, s.rows, s.cols, sparsity);
+      const sparse::BlockRowsI8 b = sparse::make_block_rows_i8(wb, s.rows, s.cols);
+      const sparse::BlockRowsI8 u = sparse::make_block_rows_i8(w, s.rows, s.cols);
+      std::cout << "  block int8 GEMV: unstructured " << median_us([&] {
+        sparse::quantise_activations(x.data(), 1, s.cols, acts);
+        sparse::block_gemv(u, acts, bias.data(), y.data(), 0, s.rows);
+      }) << ", 16x1-block-pruned "
+                << median_us([&] {
+                     sparse::quantise_activations(x.data(), 1, s.cols, acts);
+                     sparse::block_gemv(b, acts, bias.data(), y.data(), 0, s.rows);
+                   })
+                << " us (" << b.blocks() << " of " << s.rows * s.cols / 16 << " blocks)\n";
       xnn_delete_operator(op);
     }
   }
