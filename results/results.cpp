@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -524,6 +525,50 @@ std::string csi_sparsity_precision_tables(const RunRecord& run) {
   return out.str();
 }
 
+/// Seed 002's Tables 1 and 2 layout, for runs that sweep csi.variant on one backend: a row per
+/// variant, a column per CR, each cell the NMSE with the kept fraction of the compressed weights
+/// and their bits in brackets.
+std::string csi_variant_by_cr_table(const RunRecord& run) {
+  if (std::find(run.axes.begin(), run.axes.end(), "csi.variant") == run.axes.end()) return "";
+  std::vector<std::string> variants;
+  std::vector<std::size_t> crs;
+  std::set<std::string> backends;
+  for (const PointRecord* p : csi_rows(run)) {
+    if (std::find(variants.begin(), variants.end(), p->csi->variant) == variants.end()) {
+      variants.push_back(p->csi->variant);
+    }
+    if (std::find(crs.begin(), crs.end(), p->csi->cr) == crs.end()) crs.push_back(p->csi->cr);
+    backends.insert(p->csi->backend);
+  }
+  if (backends.size() != 1) return "";
+  std::ostringstream out;
+  out << "\n### NMSE per variant and CR (seed 002, Tables 1 and 2 layout)\n\nNMSE dB on `"
+      << *backends.begin()
+      << "`; in brackets the share of the compressed weights kept (not pruned) and the bits "
+         "per stored weight value.\n\n| Variant |";
+  for (const std::size_t cr : crs) out << " CR 1/" << cr << " |";
+  out << "\n|---|";
+  for (std::size_t i = 0; i < crs.size(); ++i) out << "---|";
+  out << '\n';
+  for (const auto& v : variants) {
+    out << "| " << v << " |";
+    for (const std::size_t cr : crs) {
+      const PointRecord* hit = nullptr;
+      for (const PointRecord* p : csi_rows(run)) {
+        if (p->csi->variant == v && p->csi->cr == cr) hit = p;
+      }
+      out << ' '
+          << (hit ? fmt("%.2f", hit->csi->nmse_db) + " (" +
+                        fmt("%.2f%%", 100.0 * (1.0 - hit->csi->sparsity)) + ", " +
+                        std::to_string(hit->csi->bits) + " b)"
+                  : std::string("-"))
+          << " |";
+    }
+    out << '\n';
+  }
+  return out.str();
+}
+
 std::string csi_summary_markdown(const RunRecord& run) {
   std::ostringstream out;
   out << summary_header(run);
@@ -537,7 +582,8 @@ std::string csi_summary_markdown(const RunRecord& run) {
          "every subcarrier of the MRT downlink beamformed from the fed-back CSI, at the "
          "scenario's Es/N0 per antenna, next to MRT with perfect CSI (same bits and noise). "
          "Latency: per block call (batch in the config).\n\n";
-  out << csi_table(run) << csi_compression_table(run) << csi_sparsity_precision_tables(run);
+  out << csi_table(run) << csi_compression_table(run) << csi_sparsity_precision_tables(run)
+      << csi_variant_by_cr_table(run);
   return out.str();
 }
 }  // namespace

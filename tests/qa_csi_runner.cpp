@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -202,6 +203,35 @@ BOOST_AUTO_TEST_CASE(variant_and_backend_sweeps_report_size_bits_and_throughput)
   BOOST_TEST(summary.find("| 1/4 | quantized | int8 |") != std::string::npos, summary);
 }
 
+BOOST_AUTO_TEST_CASE(a_variant_sweep_on_one_backend_gets_seed_002s_variant_by_cr_table) {
+  // The original and a threshold-pruned copy (seed 002, Table 1) on torch: a row per variant,
+  // a column per CR, the NMSE with the share of the dense weights kept and the bits.
+  const qa::TempDir dir("csi_runner_seed002");
+  const CsiAutoencoder model =
+      CsiAutoencoder::load(std::string(LINKSIM_MODELS_DIR) + "/csinet_indoor_cr4.lsnn");
+  CompressPlan plan;
+  write_compact_model(dir / "m_original.lsnnc", compress_csi_model(model, plan, {}, "{}").compact);
+  plan.steps = {CompressStep::Prune};
+  plan.prune_method = PruneMethod::Threshold;
+  plan.threshold = 0.01F;
+  write_compact_model(dir / "m_t010.lsnnc", compress_csi_model(model, plan, {}, "{}").compact);
+  qa::write_text(dir / "s.ini", scenario_with("model = " + (dir / "m_{variant}.lsnnc").string() +
+                                                  "\nvariant = original, t010\nbackend = torch\n",
+                                              "csinet", "4"));
+  const RunRecord r = run(dir / "s.ini", dir / "out", 2);
+  BOOST_REQUIRE(r.points.size() == 2U);
+  const CsiPointMetrics& pruned = *r.points[1].csi;
+  BOOST_TEST(pruned.variant == "t010");
+  BOOST_TEST(pruned.sparsity > 0.05);
+  const std::string summary = qa::read_text(dir / "out" / "summary.md");
+  BOOST_TEST(summary.find("(seed 002, Tables 1 and 2 layout)") != std::string::npos, summary);
+  BOOST_TEST(summary.find("| Variant | CR 1/4 |") != std::string::npos, summary);
+  char row[96];
+  std::snprintf(row, sizeof row, "| t010 | %.2f (%.2f%%, 32 b) |", pruned.nmse_db,
+                100.0 * (1.0 - pruned.sparsity));
+  BOOST_TEST(summary.find(row) != std::string::npos, row << " in\n" << summary);
+}
+
 BOOST_AUTO_TEST_CASE(thread_count_does_not_change_csi_results) {
   const qa::TempDir dir("csi_runner_threads");
   qa::write_text(dir / "s.ini", scenario("batch = 5\n"));
@@ -297,7 +327,7 @@ BOOST_AUTO_TEST_CASE(post_training_prune_and_precision_sweeps_report_the_compact
   BOOST_TEST(summary.find("Compressed models (seed 000, Table I layout)") != std::string::npos);
   BOOST_TEST(summary.find("Sparsity x precision (seed 000, Figure 2)") != std::string::npos);
   BOOST_TEST(summary.find("| 0.5 | 4.4") != std::string::npos, summary);  // fp32 at 50%: 4.4x MB
-  if (write_compression_plots(r, dir / "out").empty()) {  // gnuplot present
+  if (write_compression_plots(r, dir / "out").empty()) {                  // gnuplot present
     BOOST_TEST(fs::file_size(dir / "out" / "compression.svg") > 1000U);
   }
   // A pruned fp32 model (as linksim compress writes) takes a precision; its zeros stay pruned.
