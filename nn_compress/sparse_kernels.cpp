@@ -27,6 +27,13 @@ void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_
                  std::size_t i0, std::size_t i1);
 }  // namespace avx2
 
+namespace avx512 {  // sparse_kernels_avx512.cpp
+void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
+               std::size_t r0, std::size_t r1);
+void block_gemv(const BlockRowsI8& a, const QuantisedActs& x, const float* bias, float* y,
+                std::size_t r0, std::size_t r1);
+}  // namespace avx512
+
 namespace {
 
 /// Padding after the last value: the AVX2 kernels load 8 (fp32) or 8 (int8) values at a time
@@ -242,13 +249,24 @@ void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_
 }
 void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
                std::size_t r0, std::size_t r1) {
-  has_avx2() ? avx2::int8_gemm(w, x, bias, y, r0, r1) : portable::int8_gemm(w, x, bias, y, r0, r1);
+  if (has_avx512_vnni()) {
+    avx512::int8_gemm(w, x, bias, y, r0, r1);
+  } else if (has_avx2()) {
+    avx2::int8_gemm(w, x, bias, y, r0, r1);
+  } else {
+    portable::int8_gemm(w, x, bias, y, r0, r1);
+  }
 }
 
 void block_gemv(const BlockRowsI8& a, const QuantisedActs& x, const float* bias, float* y,
                 std::size_t r0, std::size_t r1) {
-  has_avx2() ? avx2::block_gemv(a, x, bias, y, r0, r1)
-             : portable::block_gemv(a, x, bias, y, r0, r1);
+  if (has_avx512_vnni()) {
+    avx512::block_gemv(a, x, bias, y, r0, r1);
+  } else if (has_avx2()) {
+    avx2::block_gemv(a, x, bias, y, r0, r1);
+  } else {
+    portable::block_gemv(a, x, bias, y, r0, r1);
+  }
 }
 
 }  // namespace linksim::sparse

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nn_compress/sparse_kernels_impl.hpp"
+#include "nn_compress/sparse_kernels_x86.hpp"
 
 namespace linksim::sparse::avx2 {
 namespace {
@@ -185,25 +186,46 @@ void spmm_avx2(const MaskedRows<T>& a, const float* xt, std::size_t batch, const
   if (tiles8 < batch) spmm_impl(a, xt, batch, tiles8, bias, yt, r0, r1);
 }
 
-/// Exact int32 dots of weight row q (cols values) with `k` samples s[0..k) (int16, zero-padded).
-template <std::size_t K>
-void int8_dots(const std::int8_t* q, std::size_t cols, const std::array<const std::int16_t*, K>& s,
-               std::array<std::int32_t, K>& out, std::size_t& done) {
-  __m256i acc[K];
-  for (auto& c : acc) c = _mm256_setzero_si256();
-  std::size_t j = 0;
-  for (; j + 16 <= cols; j += 16) {
-    const __m256i w =
-        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + j)));
-    for (std::size_t i = 0; i < K; ++i) {
-      acc[i] = _mm256_add_epi32(
-          acc[i],
-          _mm256_madd_epi16(w, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[i] + j))));
+/// The AVX2 dot products of the int8 loops (sparse_kernels_x86.hpp): int8 weights widened to
+/// int16, 16 columns per _mm256_madd_epi16, exact int32 sums.
+struct Avx2 {
+  template <std::size_t K>
+  static void dots(const std::int8_t* q, std::size_t cols,
+                   const std::array<const std::int16_t*, K>& s, std::array<std::int32_t, K>& out,
+                   std::size_t& done) {
+    __m256i acc[K];
+    for (auto& c : acc) c = _mm256_setzero_si256();
+    std::size_t j = 0;
+    for (; j + 16 <= cols; j += 16) {
+      const __m256i w =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + j)));
+      for (std::size_t i = 0; i < K; ++i) {
+        acc[i] = _mm256_add_epi32(
+            acc[i],
+            _mm256_madd_epi16(w, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[i] + j))));
+      }
     }
+    for (std::size_t i = 0; i < K; ++i) out[i] = hsum_epi32(acc[i]);
+    done = j;
   }
-  for (std::size_t i = 0; i < K; ++i) out[i] = hsum_epi32(acc[i]);
-  done = j;
-}
+  /// One block per step, two accumulators so consecutive blocks do not wait.
+  static std::int32_t block_row(const BlockRowsI8& a, const std::int16_t* xq, std::size_t k,
+                                std::size_t end) {
+    const auto product = [&](std::size_t b) {
+      const __m256i w = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.values.data() + 16 * b)));
+      return _mm256_madd_epi16(w,
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + a.col[b])));
+    };
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+    for (; k + 2 <= end; k += 2) {
+      acc0 = _mm256_add_epi32(acc0, product(k));
+      acc1 = _mm256_add_epi32(acc1, product(k + 1));
+    }
+    if (k < end) acc0 = _mm256_add_epi32(acc0, product(k));
+    return hsum_epi32(_mm256_add_epi32(acc0, acc1));
+  }
+};
 
 }  // namespace
 
@@ -261,54 +283,12 @@ void spmm(const SparseI8& a, const float* xt, std::size_t batch, const float* bi
 
 void int8_gemm(const Int8Rows& w, const QuantisedActs& x, const float* bias, float* y,
                std::size_t r0, std::size_t r1) {
-  const auto sample = [&](std::size_t b) { return x.q.data() + b * x.stride; };
-  std::size_t b = 0;
-  for (; b + 4 <= x.batch; b += 4) {
-    const std::array<const std::int16_t*, 4> s{sample(b), sample(b + 1), sample(b + 2),
-                                               sample(b + 3)};
-    for (std::size_t r = r0; r < r1; ++r) {
-      std::array<std::int32_t, 4> dot{};
-      std::size_t done = 0;
-      int8_dots(w.q.data() + r * w.cols, w.cols, s, dot, done);
-      for (std::size_t i = 0; i < 4; ++i) {
-        y[(b + i) * w.rows + r] =
-            int8_finish(w, x, b + i, r, dot[i] + int8_dot(w, x, b + i, r, done), bias);
-      }
-    }
-  }
-  for (; b < x.batch; ++b) {
-    const std::array<const std::int16_t*, 1> s{sample(b)};
-    for (std::size_t r = r0; r < r1; ++r) {
-      std::array<std::int32_t, 1> dot{};
-      std::size_t done = 0;
-      int8_dots(w.q.data() + r * w.cols, w.cols, s, dot, done);
-      y[b * w.rows + r] = int8_finish(w, x, b, r, dot[0] + int8_dot(w, x, b, r, done), bias);
-    }
-  }
+  int8_gemm_loop<Avx2>(w, x, bias, y, r0, r1);
 }
 
 void block_gemv(const BlockRowsI8& a, const QuantisedActs& x, const float* bias, float* y,
                 std::size_t r0, std::size_t r1) {
-  // One block per step: its 16 int8 weights widened to int16, times the 16 int16 activations at
-  // its column, into exact int32 sums; two accumulators so consecutive blocks do not wait.
-  const std::int16_t* xq = x.q.data();
-  const auto product = [&](std::size_t k) {
-    const __m256i w = _mm256_cvtepi8_epi16(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.values.data() + 16 * k)));
-    return _mm256_madd_epi16(w,
-                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + a.col[k])));
-  };
-  for (std::size_t r = r0; r < r1; ++r) {
-    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
-    std::size_t k = a.row_ptr[r];
-    const std::size_t end = a.row_ptr[r + 1];
-    for (; k + 2 <= end; k += 2) {
-      acc0 = _mm256_add_epi32(acc0, product(k));
-      acc1 = _mm256_add_epi32(acc1, product(k + 1));
-    }
-    if (k < end) acc0 = _mm256_add_epi32(acc0, product(k));
-    y[r] = block_finish(a, x, r, hsum_epi32(_mm256_add_epi32(acc0, acc1)), bias);
-  }
+  block_gemv_loop<Avx2>(a, x, bias, y, r0, r1);
 }
 
 void conv3x3_to2(const Conv3x3To2& k, const float* in, std::size_t h, std::size_t w, float* out,

@@ -39,22 +39,6 @@ constexpr std::uint64_t splitmix64(std::uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-/// True when the AVX2 kernels are in use and the CPU also has AVX-512F and VL, unless the
-/// environment variable LINKSIM_SIMD=avx2 caps the kernels at AVX2. Checked once.
-bool has_avx512vl() {
-#if defined(__x86_64__)
-  static const bool yes = [] {
-    const char* simd = std::getenv("LINKSIM_SIMD");
-    if (simd != nullptr && std::strcmp(simd, "avx2") == 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512vl") != 0;
-  }();
-  return yes && has_avx2();
-#else
-  return false;
-#endif
-}
-
 void xoshiro_lanes(LaneState& s, std::uint64_t* out, std::size_t rounds) {
   if (has_avx2()) {
     detail::xoshiro_avx2(s, out, rounds);

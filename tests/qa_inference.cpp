@@ -244,6 +244,11 @@ BOOST_AUTO_TEST_CASE(int8_gemm_is_bit_identical_across_kernels_and_exact) {
         sparse::int8_gemm(q, acts, bias.data(), fast.data(), 0, s.rows);
         sparse::portable::int8_gemm(q, acts, bias.data(), slow.data(), 0, s.rows);
         BOOST_TEST(fast == slow);
+        std::vector<float> avx2(batch * s.rows);  // AVX2 where the CPU has AVX-512 VNNI too
+        cap_kernels_at_avx2(true);
+        sparse::int8_gemm(q, acts, bias.data(), avx2.data(), 0, s.rows);
+        cap_kernels_at_avx2(false);
+        BOOST_TEST(avx2 == slow);
         // The same products in double: dequantised weights times dequantised activations.
         const std::vector<float> wd = dequantize(q);
         std::vector<float> xd(x.size());
@@ -302,6 +307,10 @@ BOOST_AUTO_TEST_CASE(block_gemv_equals_the_dense_int8_gemm_and_keeps_only_nonzer
         sparse::portable::block_gemv(a, acts, bias.data(), slow.data(), 0, s.rows);
         BOOST_TEST(fast == dense);  // the same exact int32 sums
         BOOST_TEST(slow == dense);
+        cap_kernels_at_avx2(true);
+        sparse::block_gemv(a, acts, bias.data(), fast.data(), 0, s.rows);
+        cap_kernels_at_avx2(false);
+        BOOST_TEST(fast == dense);
       }
     }
   }
