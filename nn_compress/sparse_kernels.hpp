@@ -2,8 +2,10 @@
 // XNNPACK: unstructured-sparse matrices with fp32 or int8 values, and dense int8 weights with
 // dynamic-range activations; plus a direct 3x3 convolution to 2 channels (conv3x3_to2). Each kernel
 // has a portable loop (sparse_kernels.cpp) and an AVX2 + FMA version (sparse_kernels_avx2.cpp, the
-// only file built with -mavx2 -mfma), chosen at run time by has_avx2() (sim/cpu.hpp;
-// LINKSIM_SIMD=portable or force_portable_kernels forces the portable loops).
+// only file built with -mavx2 -mfma), and the int8 GEMM and block GEMV an AVX-512 VNNI one
+// (sparse_kernels_avx512.cpp), chosen at run time (sim/cpu.hpp: has_avx2, has_avx512_vnni;
+// LINKSIM_SIMD=portable or force_portable_kernels forces the portable loops, LINKSIM_SIMD=avx2
+// or cap_kernels_at_avx2 the AVX2 ones).
 //
 // A layer computes y = W x + bias with W [rows x cols] (row-major, PyTorch's Linear layout:
 // rows = output features, cols = input features).
