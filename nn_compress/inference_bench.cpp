@@ -6,8 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "nn_compress/compress.hpp"
 #include "nn_compress/inference.hpp"
+#include "nn_compress/nn_feedback.hpp"
 
 namespace linksim {
 namespace {
@@ -41,27 +41,6 @@ double dense_zero_fraction(const CsiAutoencoder& model) {
 
 }  // namespace
 
-void prune_dense_layers(CsiAutoencoder& model, double sparsity) {
-  if (!(sparsity >= 0.0 && sparsity <= 1.0)) {
-    throw std::invalid_argument("prune_dense_layers: sparsity must lie in [0, 1]");
-  }
-  std::vector<NamedArray> state = model.state();
-  std::size_t pruned_layers = 0;
-  for (NamedArray& a : state) {
-    if (std::find(std::begin(kDenseLayers), std::end(kDenseLayers), a.name) ==
-        std::end(kDenseLayers)) {
-      continue;
-    }
-    ++pruned_layers;
-    apply_mask(a.values, magnitude_prune_mask(a.values, sparsity));
-  }
-  if (pruned_layers != std::size(kDenseLayers)) {
-    throw std::invalid_argument("prune_dense_layers: " + std::string(arch_name(model.arch())) +
-                                " has no encoder_fc / decoder_fc dense layers");
-  }
-  model.load_state(state, "pruned model");
-}
-
 std::string bench_csi_inference(const std::filesystem::path& model, double prune_sparsity,
                                 double seconds, unsigned threads) {
   InferenceBenchOptions options;
@@ -80,7 +59,11 @@ std::string bench_csi_inference(const std::filesystem::path& model_file,
   const unsigned threads = options.threads;
   const std::size_t batch_size = options.batch;
   CsiAutoencoder model = CsiAutoencoder::load(model_file);
-  if (prune_sparsity > 0.0) prune_dense_layers(model, prune_sparsity);
+  if (prune_sparsity > 0.0) {
+    PostTrainingCompression post;
+    post.sparsity = prune_sparsity;
+    model = post_training_compress(model, model_file, post).model;
+  }
 
   const arma::mat x = indoor_csi_samples(options.test_samples, kTestSeed);
   const arma::mat one = x.col(0);

@@ -10,15 +10,9 @@
 
 namespace linksim {
 
-/// Magnitude pruning of the two dense layers (encoder_fc, decoder_fc), each on its own
-/// (magnitude_prune_mask of nn_compress/compress.hpp): the round(sparsity * n) weights of
-/// smallest |w| of each layer become exact zeros (biases kept).
-/// sparsity in [0, 1]. Throws std::invalid_argument for a sparsity outside [0, 1] or a model
-/// without those layers (convcsinet, convsqucsinet).
-void prune_dense_layers(CsiAutoencoder& model, double sparsity);
-
 /// Benchmarks every backend on a model file, its dense layers first pruned to `prune_sparsity`
-/// (0: as trained). Returns a JSON object (pretty-printed):
+/// (0: as trained; post_training_compress of nn_feedback.hpp: per-layer magnitude pruning). Returns
+/// a JSON object (pretty-printed):
 ///   model, arch, cr, prune_sparsity, dense_zero_fraction, threads, test_samples;
 ///   backends: [{backend, latency_us: {p50, p99, runs} (batch 1, encode + decode of one sample,
 ///              one thread), throughput_samples_per_s (batch 200, `threads` threads),
@@ -30,7 +24,7 @@ void prune_dense_layers(CsiAutoencoder& model, double sparsity);
 /// Test samples: 300 indoor drops (indoor_csi_samples, seed 11). `seconds`: time spent on each
 /// measurement (per backend: one for latency, one for throughput; at least 20 batch-1 passes
 /// and 3 batch-200 passes). Throws ModelFileError for an unusable model file,
-/// std::invalid_argument as prune_dense_layers.
+/// std::invalid_argument as post_training_compress.
 std::string bench_csi_inference(const std::filesystem::path& model, double prune_sparsity,
                                 double seconds, unsigned threads);
 

@@ -80,31 +80,41 @@ CompressPlan post_training_plan(const CsiAutoencoder& m, const std::filesystem::
 
 }  // namespace
 
+PostTrainingOutcome post_training_compress(const CsiAutoencoder& m,
+                                           const std::filesystem::path& file,
+                                           const PostTrainingCompression& post) {
+  if (!(post.sparsity >= 0.0 && post.sparsity < 1.0)) {
+    throw std::invalid_argument("post-training compression: sparsity must lie in [0, 1)");
+  }
+  const CompressPlan plan = post_training_plan(m, file, post);
+  const nlohmann::json recipe = {
+      {"input_model", file.string()},
+      {"input_compression", m.compression_record().empty()
+                                ? nlohmann::json()
+                                : nlohmann::json::parse(m.compression_record())},
+      {"post_training", true},
+      {"sparsity", post.sparsity}};
+  const CompressOutcome o = compress_csi_model(m, plan, {}, recipe.dump());
+  // The model as its compact file would hold it: encoded, then decoded back.
+  const std::string file_bytes = encode_compact_model(o.compact);
+  const CompactModel decoded = decode_compact_model(file_bytes, file.string() + " (compressed)");
+  std::vector<NamedArray> arrays;
+  for (const CompactLayer& l : decoded.layers) arrays.push_back(l.array);
+  CsiAutoencoder compressed = CsiAutoencoder::with_state(m, compose_factors(std::move(arrays)));
+  compressed.set_compression_record(
+      nlohmann::json::parse(decoded.metadata_json).at("compression").dump());
+  return {std::move(compressed), file_bytes.size()};
+}
+
 std::unique_ptr<CsiFeedback> make_nn_feedback(const std::filesystem::path& model,
                                               InferenceBackend backend, unsigned threads,
                                               const PostTrainingCompression& post) {
   CsiAutoencoder m = CsiAutoencoder::load(model);
   std::uint64_t bytes = std::filesystem::file_size(model);
   if (post.active()) {
-    const CompressPlan plan = post_training_plan(m, model, post);
-    const nlohmann::json recipe = {
-        {"input_model", model.string()},
-        {"input_compression", m.compression_record().empty()
-                                  ? nlohmann::json()
-                                  : nlohmann::json::parse(m.compression_record())},
-        {"post_training", true},
-        {"sparsity", post.sparsity}};
-    const CompressOutcome o = compress_csi_model(m, plan, {}, recipe.dump());
-    // The model as its compact file would hold it: encoded, then decoded back.
-    const std::string file_bytes = encode_compact_model(o.compact);
-    bytes = file_bytes.size();
-    const CompactModel decoded = decode_compact_model(file_bytes, model.string() + " (compressed)");
-    std::vector<NamedArray> arrays;
-    for (const CompactLayer& l : decoded.layers) arrays.push_back(l.array);
-    CsiAutoencoder compressed = CsiAutoencoder::with_state(m, compose_factors(std::move(arrays)));
-    compressed.set_compression_record(
-        nlohmann::json::parse(decoded.metadata_json).at("compression").dump());
-    m = std::move(compressed);
+    PostTrainingOutcome o = post_training_compress(m, model, post);
+    m = std::move(o.model);
+    bytes = o.bytes;
   }
   std::unique_ptr<CsiInference> inference = make_csi_inference(m, backend, threads);
   return std::make_unique<NnCsiFeedback>(std::move(m), std::move(inference), bytes);

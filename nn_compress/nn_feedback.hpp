@@ -58,6 +58,18 @@ class AlreadyCompressedError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+/// A model with `post` applied, as its compact file would hold it (encoded, then decoded), and
+/// that file's size in bytes. `m` was read from `file` (named in messages and in the record).
+/// Throws AlreadyCompressedError for an active `post` on a model that is compressed already, and
+/// std::invalid_argument for a sparsity outside [0, 1) or a model without dense layers.
+struct PostTrainingOutcome {
+  CsiAutoencoder model;
+  std::uint64_t bytes = 0;
+};
+PostTrainingOutcome post_training_compress(const CsiAutoencoder& m,
+                                           const std::filesystem::path& file,
+                                           const PostTrainingCompression& post);
+
 /// Loads a model file written by `linksim train` or `linksim compress`, applies `post` if
 /// active, and runs it on `backend` with `threads` threads per call (0 = all cores; LibTorch's
 /// count is process-wide). Throws ModelFileError (exit code 2 in the CLI) for a missing, corrupt

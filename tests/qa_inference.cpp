@@ -26,6 +26,7 @@
 #include "nn_compress/compress.hpp"
 #include "nn_compress/inference.hpp"
 #include "nn_compress/inference_bench.hpp"
+#include "nn_compress/nn_feedback.hpp"
 #include "nn_compress/sparse_kernels.hpp"
 #include "sim/cpu.hpp"
 
@@ -400,8 +401,10 @@ BOOST_AUTO_TEST_CASE(portable_kernels_give_the_same_network_outputs) {
 }
 
 BOOST_AUTO_TEST_CASE(pruned_model_sparse_backends_match_xnnpack_dense) {
-  CsiAutoencoder m = model("csinet_indoor_cr4.lsnn");
-  prune_dense_layers(m, 0.7);
+  PostTrainingCompression post;
+  post.sparsity = 0.7;
+  const CsiAutoencoder m =
+      post_training_compress(model("csinet_indoor_cr4.lsnn"), "csinet_indoor_cr4.lsnn", post).model;
   std::size_t zeros = 0, total = 0;
   for (const NamedArray& a : m.state()) {
     if (a.name != "encoder_fc.weight" && a.name != "decoder_fc.weight") continue;
@@ -419,7 +422,10 @@ BOOST_AUTO_TEST_CASE(pruned_model_sparse_backends_match_xnnpack_dense) {
       BOOST_TEST(parity_error(x, got, ref).max_rel <= 1e-5);
     }
   }
-  BOOST_CHECK_THROW(prune_dense_layers(m, 1.5), std::invalid_argument);
+  post.sparsity = 1.5;  // on the uncompressed model: the sparsity itself is refused
+  BOOST_CHECK_THROW(
+      post_training_compress(model("csinet_indoor_cr4.lsnn"), "csinet_indoor_cr4.lsnn", post),
+      std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(other_architectures_run_on_torch_only) {
