@@ -20,8 +20,8 @@ run() {  # run RECIPE VARIANT [--set key=value ...]
 for variant in ${VARIANTS:-original t010 t025 t050 t075 t100 b7 b6 b5 b4 b3}; do
   case "$variant" in
     original) run original original ;;
-    t[0-9][0-9][0-9]) run csinetplus_threshold "$variant" --set "prune.threshold=0.${variant#t}" ;;
-    b[3-9]) run csinetplus_kmeans "$variant" --set "quantize.bits=${variant#b}" ;;
+    t[0-9][0-9][0-9]) run threshold_pruned "$variant" --set "prune.threshold=0.${variant#t}" ;;
+    b[3-9]) run kmeans "$variant" --set "quantize.bits=${variant#b}" ;;
     *) echo "unknown variant '$variant' (original, tNNN, bN)" >&2; exit 2 ;;
   esac
 done
