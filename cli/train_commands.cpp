@@ -14,9 +14,12 @@
 #include "channels/cost2100.hpp"
 #include "channels/csi_dataset.hpp"
 #include "cli/args.hpp"
+#include "cli/classifier_commands.hpp"
+#include "cli/training_specs.hpp"
 #include "nn_compress/backends.hpp"
 #include "nn_compress/compress_pipeline.hpp"
 #include "nn_compress/csi_training.hpp"
+#include "nn_compress/mod_classifier.hpp"
 #include "sim/montecarlo.hpp"
 
 namespace po = boost::program_options;
@@ -30,27 +33,9 @@ namespace {
 using nlohmann::json;
 
 constexpr int kBadInput = 2;
-constexpr double kMaxInt = 9007199254740992.0;
 
-ParamSpec spec(std::string key, ParamKind kind, std::string def, std::string doc, double min = 0,
-               double max = kMaxInt) {
-  ParamSpec s;
-  s.key = std::move(key);
-  s.kind = kind;
-  s.default_value = std::move(def);
-  s.doc = std::move(doc);
-  s.min = min;
-  s.max = max;
-  s.sweepable = false;
-  return s;
-}
-
-ParamSpec choice(std::string key, std::vector<std::string> choices, std::string def,
-                 std::string doc) {
-  ParamSpec s = spec(std::move(key), ParamKind::Choice, std::move(def), std::move(doc));
-  s.choices = std::move(choices);
-  return s;
-}
+using cli::choice;
+using cli::spec;
 
 /// Keys that do not change the trained network (left out of the resume fingerprint).
 bool outside_fingerprint(const std::string& key) {
@@ -60,7 +45,7 @@ bool outside_fingerprint(const std::string& key) {
 /// Keys added after models were trained and checkpointed: left out of the fingerprint unless the
 /// scenario sets them, so the checkpoints of older recipes still resume.
 bool added_later(const std::string& key) {
-  return key == "model.init" || key == "train.l1" || key == "train.l2" ||
+  return key == "model.init" || key == "train.loss" || key == "train.l1" || key == "train.l2" ||
          key.rfind("distill.", 0) == 0 || key == "prune.initial_sparsity" ||
          key == "prune.gradual_epochs" || key == "lowrank.rank" || key == "separable.rank";
 }
@@ -103,6 +88,7 @@ std::vector<std::string> with_output_options(const cli::Parsed& p,
 /// the [train], [distill] and [run] keys.
 void set_schedule(const PointConfig& pc, TrainJob& job) {
   job.hyper.lr = pc.real("train.lr");
+  job.hyper.loss = *train_loss_named(pc.text("train.loss"));
   job.hyper.schedule = *lr_schedule_named(pc.text("train.schedule"));
   job.hyper.warmup_epochs = pc.real("train.warmup_epochs");
   job.hyper.step_epochs = pc.count("train.step_epochs");
@@ -309,6 +295,10 @@ std::vector<ParamSpec> train_schema() {
   s.push_back(spec("data.test", ParamKind::Int, "2000", "test samples (0: none)", 0, 1e6));
   s.push_back(choice("train.optimizer", {"adam"}, "adam", "optimiser (Adam, betas 0.9/0.999)"));
   s.push_back(spec("train.lr", ParamKind::Real, "0.001", "base learning rate", 1e-9, 10));
+  s.push_back(choice("train.loss", {"mse", "nmse"}, "mse",
+                     "data term: mse (CsiNet's MSE on the normalised values) or nmse (the mean "
+                     "per-sample NMSE, the reported metric; the best epoch is then the one of "
+                     "lowest validation NMSE)"));
   s.push_back(choice("train.schedule", {"constant", "step", "cosine"}, "constant",
                      "learning-rate schedule: constant, step (x step_gamma every step_epochs) "
                      "or cosine (to lr_min at the last epoch)"));
@@ -359,7 +349,10 @@ int cmd_train(const std::vector<std::string>& args) {
       "epoch), a CSV log (.train.csv) and a loss plot (.loss.svg). Run it again after an\n"
       "interruption: it continues from the checkpoint of the same configuration.\n"
       "Progress on stderr: epoch, learning rate, train and validation loss, validation NMSE,\n"
-      "samples/s, ETA.\n\noptions");
+      "samples/s, ETA.\n"
+      "With model.arch = modclass it trains a modulation classifier instead (keys:\n"
+      "scenarios/README.md, or scenarios/train_modclass_*.ini; distill.teacher distils "
+      "one).\n\noptions");
   std::vector<std::string> sets;
   opts.add_options()("help,h", "show this help")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
@@ -380,6 +373,7 @@ int cmd_train(const std::vector<std::string>& args) {
   }
   const std::string file = cli::required_positional(p, "FILE", "train");
   const std::vector<std::string> all_sets = with_output_options(p, sets);
+  if (is_classifier_scenario(file, all_sets)) return run_classifier_scenario(file, all_sets, false);
   const TrainConfig tc = read_train_config(file, all_sets);
   const PointConfig& pc = tc.pc;
   TrainJob job = tc.job;
@@ -646,6 +640,7 @@ int cmd_validate_training(const std::vector<std::string>& args) {
     return 0;
   }
   const std::string file = cli::required_positional(p, "FILE", "validate");
+  if (is_classifier_scenario(file, sets)) return validate_classifier_scenario(file, sets);
   const RawConfig raw = read_config_file(file);
   if (std::any_of(raw.entries.begin(), raw.entries.end(),
                   [](const auto& e) { return e.first.rfind("compress.", 0) == 0; })) {
@@ -678,6 +673,7 @@ int cmd_model_info(const std::vector<std::string>& args) {
     return 0;
   }
   const std::string file = cli::required_positional(p, "FILE", "model-info");
+  if (ModClassifier::is_classifier_file(file)) return classifier_model_info(file);
   try {
     const CsiAutoencoder model = CsiAutoencoder::load(file);
     json j = json::parse(model.metadata_json());
@@ -719,7 +715,10 @@ int cmd_compress(const std::vector<std::string>& args) {
       "Writes the compact model (run.model, .lsnnc) whose size on disk is the model size;\n"
       "`linksim model-info` shows its storage per layer and how it was made. A finetune step is\n"
       "resumable like `linksim train` (its checkpoint sits next to the output as\n"
-      ".finetune.ckpt). Keys: scenarios/README.md, or scenarios/compress/*.ini.\n\noptions");
+      ".finetune.ckpt). Keys: scenarios/README.md, or scenarios/compress/*.ini.\n"
+      "With model.arch = modclass, compress.model is a modulation classifier and the one step,\n"
+      "distill, trains the smaller [model] student from it "
+      "(scenarios/compress/distill_modclass.ini).\n\noptions");
   std::vector<std::string> sets;
   opts.add_options()("help,h", "show this help")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
@@ -735,6 +734,7 @@ int cmd_compress(const std::vector<std::string>& args) {
   }
   const std::string file = cli::required_positional(p, "FILE", "compress");
   const std::vector<std::string> all_sets = with_output_options(p, sets);
+  if (is_classifier_scenario(file, all_sets)) return run_classifier_scenario(file, all_sets, true);
   const CompressConfig cc = read_compress_config(file, all_sets);
   const PointConfig& pc = cc.pc;
   const CompressPlan& plan = cc.plan;

@@ -96,6 +96,23 @@ std::optional<LrSchedule> lr_schedule_named(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view loss_name(TrainLoss loss) {
+  switch (loss) {
+    case TrainLoss::Mse:
+      return "mse";
+    case TrainLoss::Nmse:
+      return "nmse";
+  }
+  return "?";
+}
+
+std::optional<TrainLoss> train_loss_named(std::string_view name) {
+  for (TrainLoss l : {TrainLoss::Mse, TrainLoss::Nmse}) {
+    if (loss_name(l) == name) return l;
+  }
+  return std::nullopt;
+}
+
 double learning_rate(const TrainHyper& h, double t) {
   if (h.warmup_epochs > 0 && t < h.warmup_epochs) return h.lr * t / h.warmup_epochs;
   switch (h.schedule) {
@@ -291,7 +308,16 @@ double CsiTrainer::train_epoch(const arma::fmat& u, std::size_t epoch,
     const torch::Tensor x = gather(u, order.data() + first, count);
     const torch::Tensor y = impl_->net.decode(impl_->net.encode(x));
     const torch::Tensor mse = torch::mse_loss(y, x);
-    torch::Tensor loss = mse;
+    // The data term against a target: MSE, or the per-sample squared error over ||x - 0.5||^2.
+    torch::Tensor inv_power;
+    if (impl_->hyper.loss == TrainLoss::Nmse) {
+      inv_power = 1.0 / (x - 0.5).pow(2).sum({1, 2, 3}).clamp_min(1e-12).detach();
+    }
+    const auto term = [&](const torch::Tensor& target) {
+      if (impl_->hyper.loss == TrainLoss::Mse) return torch::mse_loss(y, target);
+      return ((y - target).pow(2).sum({1, 2, 3}) * inv_power).mean();
+    };
+    torch::Tensor loss = impl_->hyper.loss == TrainLoss::Mse ? mse : term(x);
     if (impl_->teacher) {
       torch::Tensor t;
       {
@@ -299,7 +325,7 @@ double CsiTrainer::train_epoch(const arma::fmat& u, std::size_t epoch,
         detail::CsiNetwork& teacher = network_of(*impl_->teacher);
         t = teacher.decode(teacher.encode(x));
       }
-      loss = (1.0 - impl_->alpha) * mse + impl_->alpha * torch::mse_loss(y, t);
+      loss = (1.0 - impl_->alpha) * loss + impl_->alpha * term(t);
     }
     if (impl_->hyper.l1 > 0 || impl_->hyper.l2 > 0) {
       for (const torch::Tensor& w : impl_->weights) {
@@ -341,8 +367,9 @@ Evaluation CsiTrainer::evaluate(const arma::fmat& u) {
     ratio_n += static_cast<std::size_t>(valid.sum().item<std::int64_t>());
   }
   e.loss = se_sum / (static_cast<double>(u.n_cols) * static_cast<double>(kCsiValues));
-  e.nmse_db = ratio_n > 0 ? 10.0 * std::log10(ratio_sum / static_cast<double>(ratio_n))
-                          : std::numeric_limits<double>::quiet_NaN();
+  e.nmse = ratio_n > 0 ? ratio_sum / static_cast<double>(ratio_n)
+                       : std::numeric_limits<double>::quiet_NaN();
+  e.nmse_db = 10.0 * std::log10(e.nmse);
   return e;
 }
 

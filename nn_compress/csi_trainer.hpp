@@ -29,8 +29,20 @@ enum class LrSchedule {
 std::string_view schedule_name(LrSchedule schedule);
 std::optional<LrSchedule> lr_schedule_named(std::string_view name);
 
+/// The data term of the training loss, on normalised samples u and outputs u_hat.
+enum class TrainLoss {
+  Mse,  ///< "mse": mean over values and samples of (u_hat - u)^2 (CsiNet's loss)
+  /// "nmse": mean over samples of ||u_hat - u||^2 / ||u - 0.5||^2, the reported NMSE itself
+  /// (the per-sample scale cancels), so samples of low power relative to their peak weigh as
+  /// much as the others; validation and early stopping then track the NMSE too.
+  Nmse
+};
+std::string_view loss_name(TrainLoss loss);
+std::optional<TrainLoss> train_loss_named(std::string_view name);
+
 struct TrainHyper {
   double lr = 1e-3;  ///< Adam's base learning rate (betas 0.9, 0.999, eps 1e-8)
+  TrainLoss loss = TrainLoss::Mse;
   LrSchedule schedule = LrSchedule::Constant;
   double warmup_epochs = 0;      ///< linear warm-up from 0 to lr over these epochs (any schedule)
   std::size_t step_epochs = 30;  ///< Step: epochs per decay
@@ -52,6 +64,7 @@ double learning_rate(const TrainHyper& hyper, double t);
 /// Metrics of a set of normalised samples.
 struct Evaluation {
   double loss = 0;     ///< MSE between u and u_hat, mean over values and samples
+  double nmse = 0;     ///< mean_n ||u_hat - u||^2 / ||u - 0.5||^2 (linear)
   double nmse_db = 0;  ///< 10 log10 mean_n ||u_hat - u||^2 / ||u - 0.5||^2; equal to the NMSE of
                        ///< the raw-scale reconstruction (the per-sample scale cancels)
   std::size_t samples = 0;
@@ -115,7 +128,8 @@ class CsiTrainer {
 
   /// Knowledge distillation (regression on the teacher's output): the loss becomes
   /// (1 - alpha) MSE(u_hat, u) + alpha MSE(u_hat, t), with t = the teacher's reconstruction of u
-  /// (evaluation mode, no gradients). Any architecture and CR may teach. alpha in [0, 1], else
+  /// (evaluation mode, no gradients); with TrainLoss::Nmse both terms are normalised by
+  /// ||u - 0.5||^2 per sample. Any architecture and CR may teach. alpha in [0, 1], else
   /// std::invalid_argument. Evaluation (validation loss, NMSE) still compares with u.
   void set_teacher(CsiAutoencoder teacher, double alpha);
 

@@ -169,7 +169,10 @@ json hyper_json(const TrainJob& job) {
   const TrainHyper& h = job.hyper;
   return {{"optimizer", "adam"},
           {"adam", {{"beta1", 0.9}, {"beta2", 0.999}, {"eps", 1e-8}}},
-          {"loss", "mse between u = 0.5 + x / (2 max|x|) and the network output"},
+          {"loss", h.loss == TrainLoss::Mse
+                       ? "mse between u = 0.5 + x / (2 max|x|) and the network output"
+                       : "nmse: mean over samples of ||output - u||^2 / ||u - 0.5||^2, u = 0.5 + "
+                         "x / (2 max|x|); best epoch by validation nmse"},
           {"lr", h.lr},
           {"schedule", std::string(schedule_name(h.schedule))},
           {"warmup_epochs", h.warmup_epochs},
@@ -407,9 +410,11 @@ TrainOutcome run_training(const TrainJob& job, const TrainData& data, std::ostre
     // While gradual pruning still raises the sparsity, no epoch is a candidate (nor counts
     // against the patience).
     const bool candidate = !job.gradual || epoch >= job.gradual->final_epoch();
-    const bool improved = candidate && ev.loss < st.best_val_loss;
+    // The validation objective: the training loss's own measure.
+    const double objective = job.hyper.loss == TrainLoss::Nmse ? ev.nmse : ev.loss;
+    const bool improved = candidate && objective < st.best_val_loss;
     if (improved) {
-      st.best_val_loss = ev.loss;
+      st.best_val_loss = objective;
       st.best_epoch = epoch + 1;
       st.since_best = 0;
       best = trainer.model().state();

@@ -77,6 +77,8 @@ struct TrainOutcome {
   TrainStatus status = TrainStatus::Finished;
   std::size_t epochs_run = 0;  ///< epochs completed in total (over every call)
   std::size_t best_epoch = 0;  ///< 1-based epoch of the saved (best) model
+  /// The best epoch's validation objective: its MSE loss, or its linear NMSE with
+  /// TrainLoss::Nmse.
   double best_val_loss = 0;
   /// Raw-scale metrics of the saved model (NMSE dB, rho on CsiNet's 125-of-257 grid); NaN when
   /// not computed (interrupted) or the split is empty.

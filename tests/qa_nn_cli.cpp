@@ -309,3 +309,59 @@ BOOST_AUTO_TEST_CASE(bench_inference_compares_every_backend_with_torch) {
   BOOST_TEST(names.count("int8") == 1U);
   BOOST_TEST(names.count("sparse") == 1U);
 }
+
+BOOST_AUTO_TEST_CASE(classifier_train_distil_and_model_info) {
+  // A modulation classifier from a scenario (train), distilled into a smaller one (compress),
+  // both described by model-info; bad classifier keys and teachers exit 2 naming the key.
+  const qa::TempDir dir("nn_cli_classifier");
+  const std::string data =
+      "[data]\nclasses = bpsk, qpsk, qam16\nsymbols = 64\nsnr_min_db = 15\nsnr_max_db = 25\n"
+      "phase = zero\nseed = 9\ntrain = 3000\nval = 300\ntest = 300\n"
+      "[train]\nlr = 0.003\nepochs = 10\nbatch = 100\n";
+  qa::write_text(dir / "teacher.ini", "[model]\narch = modclass\nwidths = 32, 32\nhead = 32\n" +
+                                          data + "[run]\nthreads = 1\nmodel = out/teacher.lsnn\n");
+  qa::write_text(
+      dir / "distill.ini",
+      "[compress]\nmodel = out/teacher.lsnn\nsteps = distill\n"
+      "[model]\narch = modclass\nwidths = 16, 16\nhead = 16\n[distill]\ntemperature = 3\n"
+      "alpha = 0.8\n" +
+          data + "[run]\nthreads = 1\nmodel = out/student.lsnn\n");
+  const Result t = run_cli({"train", "teacher.ini"}, dir.path());
+  BOOST_TEST_REQUIRE(t.status == 0, "train: " << t.err);
+  BOOST_TEST(contains(t.out, "out/teacher.lsnn"));
+  const Result d = run_cli({"compress", "distill.ini"}, dir.path());
+  BOOST_TEST_REQUIRE(d.status == 0, "compress: " << d.err);
+  const Result info = run_cli({"model-info", "out/student.lsnn"}, dir.path());
+  BOOST_TEST_REQUIRE(info.status == 0, info.err);
+  const auto j = nlohmann::json::parse(info.out);
+  BOOST_TEST(j.at("task").get<std::string>() == "modulation_classifier");
+  // (2 + 1) 16 + (16 + 1) 16 + (16 + 1) 16 + (16 + 1) 3
+  BOOST_TEST(j.at("parameters").get<std::size_t>() == 48U + 272U + 272U + 51U);
+  BOOST_TEST(j.at("file_bytes").get<std::uintmax_t>() == fs::file_size(dir / "out/student.lsnn"));
+  const auto& rec = j.at("training");
+  BOOST_TEST(rec.at("distillation").at("teacher").get<std::string>() == "out/teacher.lsnn");
+  BOOST_TEST(rec.at("distillation").at("alpha").get<double>() == 0.8);
+  // High SNR, no carrier phase: both tell the three constellations apart.
+  BOOST_TEST(rec.at("distillation").at("teacher_test_accuracy").get<double>() > 0.9);
+  BOOST_TEST(rec.at("test_accuracy").get<double>() > 0.7);   // chance: 1/3
+  BOOST_TEST(rec.at("test_accuracy_by_esn0").size() == 2U);  // bins [15, 20) and [20, 25)
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"train", "teacher.ini", "--set", "data.classes=bpsk,8psk"}, "unknown modulation '8psk'"},
+      {{"train", "teacher.ini", "--set", "model.widths=32,x"}, "model.widths"},
+      {{"train", "teacher.ini", "--set", "data.snr_min_db=30"}, "data.snr_min_db"},
+      {{"train", "teacher.ini", "--set", "distill.teacher=teacher.ini"}, "distill.teacher"},
+      {{"compress", "distill.ini", "--set", "compress.steps=prune"}, "compress.steps"},
+      {{"compress", "distill.ini", "--set", "data.classes=bpsk,qpsk"}, "other classes"},
+      {{"validate", "distill.ini", "--set", "compress.model=nowhere.lsnn"}, "compress.model"},
+  };
+  for (const auto& c : bad) {
+    const Result r = run_cli(c.first, dir.path());
+    BOOST_TEST(r.status == 2, shown(c.first) << ": exit " << r.status << ", stderr: " << r.err);
+    BOOST_TEST(contains(r.err, c.second), shown(c.first)
+                                              << ": stderr lacks '" << c.second << "': " << r.err);
+  }
+  const Result v = run_cli({"validate", "distill.ini"}, dir.path());
+  BOOST_TEST(v.status == 0, v.err);
+  BOOST_TEST(contains(v.out, "OK, modulation classifier distillation"));
+}
