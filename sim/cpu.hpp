@@ -33,6 +33,20 @@ inline bool cpu_has_avx512vl() {
 #endif
 }
 
+/// True when the CPU (and OS) also support AVX-512 BW (byte and word operations, 64-bit masks).
+/// Checked once.
+inline bool cpu_has_avx512bw() {
+#if defined(__x86_64__)
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return cpu_has_avx512vl() && __builtin_cpu_supports("avx512bw") != 0;
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
+
 /// True when the CPU (and OS) also support AVX-512 BW and VNNI (vpdpwssd: int16 pair products
 /// added into int32 sums). Checked once.
 inline bool cpu_has_avx512_vnni() {
@@ -82,6 +96,11 @@ inline void cap_kernels_at_avx2(bool on) {
 /// True when the dispatchers should use their AVX-512VL kernels.
 inline bool has_avx512vl() {
   return cpu_has_avx512vl() && has_avx2() && !detail::avx2_cap.load(std::memory_order_relaxed);
+}
+
+/// True when the dispatchers should use their AVX-512 BW kernels.
+inline bool has_avx512bw() {
+  return cpu_has_avx512bw() && has_avx512vl();
 }
 
 /// True when the dispatchers should use their AVX-512 VNNI kernels.

@@ -507,10 +507,10 @@ BOOST_AUTO_TEST_CASE(portable_and_avx2_streams_agree) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(portable_and_avx2_block_kernels_agree) {
+BOOST_AUTO_TEST_CASE(portable_avx2_and_avx512_block_kernels_agree) {
   namespace k = linksim::kernels;
   RandomStream rng(77);
-  for (std::size_t n : {0U, 1U, 3U, 4U, 5U, 31U, 32U, 33U, 100U, 1000U, 4097U}) {
+  for (std::size_t n : {0U, 1U, 3U, 4U, 5U, 31U, 32U, 33U, 63U, 64U, 65U, 100U, 1000U, 4097U}) {
     BOOST_TEST_CONTEXT("n = " << n) {
       // Bytes of every value (the mapper uses bit 0), samples with signed zeros, subnormals.
       std::vector<std::uint8_t> a(n), b(n);
@@ -527,15 +527,19 @@ BOOST_AUTO_TEST_CASE(portable_and_avx2_block_kernels_agree) {
       k::sign_decisions(y.data(), d1.data(), n);
       const std::uint64_t m1 = k::count_mismatches(a.data(), b.data(), n);
       const bool f1 = k::all_finite(y.data(), n);
-      {
-        const PortableKernels p;
+      // The best kernels this CPU has (AVX-512 BW here), the AVX2 ones and the portable loops.
+      for (const bool portable : {false, true}) {
+        linksim::cap_kernels_at_avx2(!portable);
+        linksim::force_portable_kernels(portable);
         k::bpsk_map(a.data(), x2.data(), n);
         k::sign_decisions(y.data(), d2.data(), n);
         BOOST_TEST(k::count_mismatches(a.data(), b.data(), n) == m1);
         BOOST_TEST(k::all_finite(y.data(), n) == f1);
+        linksim::cap_kernels_at_avx2(false);
+        linksim::force_portable_kernels(false);
+        BOOST_TEST(std::memcmp(x1.data(), x2.data(), n * sizeof(double)) == 0);
+        BOOST_TEST(d1 == d2);
       }
-      BOOST_TEST(std::memcmp(x1.data(), x2.data(), n * sizeof(double)) == 0);
-      BOOST_TEST(d1 == d2);
       BOOST_TEST(f1);
       std::uint64_t expect = 0;
       for (std::size_t i = 0; i < n; ++i) {
@@ -551,6 +555,9 @@ BOOST_AUTO_TEST_CASE(portable_and_avx2_block_kernels_agree) {
           std::vector<double> v = y;
           v[at] = bad;
           BOOST_TEST(!k::all_finite(v.data(), n));
+          linksim::cap_kernels_at_avx2(true);
+          BOOST_TEST(!k::all_finite(v.data(), n));
+          linksim::cap_kernels_at_avx2(false);
           const PortableKernels p;
           BOOST_TEST(!k::all_finite(v.data(), n));
         }
