@@ -13,6 +13,7 @@
 #include "channels/cost2100.hpp"
 #include "channels/csi_dataset.hpp"
 #include "nn_compress/csi_trainer.hpp"
+#include "nn_compress/mod_classifier.hpp"
 #include "nn_compress/nn_feedback.hpp"
 #include "qa_common.hpp"
 
@@ -313,7 +314,7 @@ BOOST_AUTO_TEST_CASE(shipped_models_reproduce_their_recorded_validation_nmse) {
   constexpr std::size_t kSamples = 200;
   std::size_t checked = 0;
   for (const auto& e : std::filesystem::directory_iterator(LINKSIM_MODELS_DIR)) {
-    if (e.path().extension() != ".lsnn") continue;
+    if (e.path().extension() != ".lsnn" || ModClassifier::is_classifier_file(e.path())) continue;
     const CsiAutoencoder m = CsiAutoencoder::load(e.path());
     const auto t = nlohmann::json::parse(m.training_record());
     BOOST_TEST_CONTEXT(e.path().filename().string()) {
@@ -352,3 +353,36 @@ BOOST_AUTO_TEST_CASE(shipped_models_reproduce_their_recorded_validation_nmse) {
   BOOST_TEST_MESSAGE(checked << " shipped model(s) checked");
 }
 #endif
+
+BOOST_AUTO_TEST_CASE(shipped_classifiers_reproduce_their_recorded_test_accuracy) {
+  // Every shipped modulation classifier: regenerate its test samples from the recorded data
+  // settings (sample i of the data seed; the test split follows training and validation) and
+  // check the recorded test accuracy (a sample or two may flip with the thread count).
+  std::size_t checked = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(LINKSIM_MODELS_DIR)) {
+    if (e.path().extension() != ".lsnn" || !ModClassifier::is_classifier_file(e.path())) continue;
+    BOOST_TEST_CONTEXT(e.path().filename().string()) {
+      const ModClassifier m = ModClassifier::load(e.path());
+      const auto meta = nlohmann::json::parse(m.metadata_json());
+      const auto& t = meta.at("training");
+      const auto& c = t.at("config");
+      const auto num = [&](const char* k) { return std::stod(c.at(k).get<std::string>()); };
+      ModDataSpec spec;
+      spec.classes = m.shape().classes;
+      spec.symbols = static_cast<std::size_t>(num("data.symbols"));
+      spec.snr_min_db = num("data.snr_min_db");
+      spec.snr_max_db = num("data.snr_max_db");
+      spec.random_phase = c.at("data.phase").get<std::string>() == "random";
+      const auto first = static_cast<std::size_t>(num("data.train") + num("data.val"));
+      const auto n = static_cast<std::size_t>(num("data.test"));
+      const ModSamples test =
+          make_mod_samples(spec, first, n, static_cast<std::uint64_t>(num("data.seed")));
+      const double accuracy = classification_accuracy(m.logits(test.x), test.labels);
+      const double recorded = t.at("test_accuracy").get<double>();
+      BOOST_TEST(std::abs(accuracy - recorded) <= 2.0 / static_cast<double>(n),
+                 "accuracy " << accuracy << ", recorded " << recorded);
+      ++checked;
+    }
+  }
+  BOOST_TEST(checked >= 3U);  // teacher, labels-only student, distilled student
+}
