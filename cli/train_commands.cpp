@@ -351,7 +351,7 @@ int cmd_train(const std::vector<std::string>& args) {
       "Progress on stderr: epoch, learning rate, train and validation loss, validation NMSE,\n"
       "samples/s, ETA.\n"
       "With model.arch = modclass it trains a modulation classifier instead (keys:\n"
-      "scenarios/README.md, or scenarios/train_modclass_*.ini; distill.teacher distils "
+      "nn_compress/README.md, or scenarios/train_modclass_*.ini; distill.teacher distils "
       "one).\n\noptions");
   std::vector<std::string> sets;
   opts.add_options()("help,h", "show this help")(
