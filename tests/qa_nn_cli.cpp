@@ -79,6 +79,13 @@ std::string shown(const std::vector<std::string>& args) {
   return s;
 }
 
+/// Checks that `linksim args` exited 2 with `part` in its message.
+void expect_bad_input(const Result& r, const std::vector<std::string>& args,
+                      const std::string& part) {
+  BOOST_TEST(r.status == 2, shown(args) << ": exit " << r.status << ", stderr: " << r.err);
+  BOOST_TEST(contains(r.err, part), shown(args) << ": stderr lacks '" << part << "': " << r.err);
+}
+
 /// A training scenario small enough for a test: CsiNet CR 64, 96 generated drops, 2 epochs.
 const std::string kTiny =
     "description = tiny\n"
@@ -126,10 +133,7 @@ BOOST_AUTO_TEST_CASE(bad_training_input_exits_2_with_a_message) {
   std::size_t i = 0;
   for (const auto& c : cases) {
     if (c.second.empty()) continue;
-    const Result r = running[i++].get();
-    BOOST_TEST(r.status == 2, shown(c.first) << ": exit " << r.status << ", stderr: " << r.err);
-    BOOST_TEST(contains(r.err, c.second), shown(c.first)
-                                              << ": stderr lacks '" << c.second << "': " << r.err);
+    expect_bad_input(running[i++].get(), c.first, c.second);
   }
   BOOST_TEST(!fs::exists(dir / "out" / "tiny.lsnn"));
 }
@@ -355,12 +359,7 @@ BOOST_AUTO_TEST_CASE(classifier_train_distil_and_model_info) {
       {{"compress", "distill.ini", "--set", "data.classes=bpsk,qpsk"}, "other classes"},
       {{"validate", "distill.ini", "--set", "compress.model=nowhere.lsnn"}, "compress.model"},
   };
-  for (const auto& c : bad) {
-    const Result r = run_cli(c.first, dir.path());
-    BOOST_TEST(r.status == 2, shown(c.first) << ": exit " << r.status << ", stderr: " << r.err);
-    BOOST_TEST(contains(r.err, c.second), shown(c.first)
-                                              << ": stderr lacks '" << c.second << "': " << r.err);
-  }
+  for (const auto& c : bad) expect_bad_input(run_cli(c.first, dir.path()), c.first, c.second);
   const Result v = run_cli({"validate", "distill.ini"}, dir.path());
   BOOST_TEST(v.status == 0, v.err);
   BOOST_TEST(contains(v.out, "OK, modulation classifier distillation"));
