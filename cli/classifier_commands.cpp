@@ -27,7 +27,8 @@ using cli::spec;
 using nlohmann::json;
 
 constexpr int kBadInput = 2;
-constexpr double kSnrBinDb = 5;  ///< width of the accuracy-by-SNR bins in the model record
+constexpr double kSnrBinDb = 5;    ///< width of the accuracy-by-SNR bins in the model record
+constexpr double kMaxDataGiB = 8;  ///< the most memory the generated samples may take
 
 /// A comma-separated list, items trimmed; ConfigError naming the key for an empty item.
 std::vector<std::string> split_list(const std::string& text, const std::string& where) {
@@ -77,6 +78,12 @@ ClassifierConfig read_classifier_config(const std::string& file,
     c.data.classes.push_back(*m);
   }
   if (c.data.classes.size() < 2) throw ConfigError(key("data.classes") + ": name 2 or more");
+  for (std::size_t i = 0; i < c.data.classes.size(); ++i) {
+    if (std::count(c.data.classes.begin(), c.data.classes.end(), c.data.classes[i]) > 1) {
+      throw ConfigError(key("data.classes") + ": '" + std::string(to_string(c.data.classes[i])) +
+                        "' is listed twice");
+    }
+  }
   c.data.symbols = pc.count("data.symbols");
   c.data.snr_min_db = pc.real("data.snr_min_db");
   c.data.snr_max_db = pc.real("data.snr_max_db");
@@ -84,6 +91,17 @@ ClassifierConfig read_classifier_config(const std::string& file,
     throw ConfigError(key("data.snr_min_db") + ": must not exceed data.snr_max_db");
   }
   c.data.random_phase = pc.text("data.phase") == "random";
+  // The three splits live in memory as float32 [2L x N].
+  const double gib =
+      static_cast<double>(pc.count("data.train") + pc.count("data.val") + pc.count("data.test")) *
+      2.0 * static_cast<double>(c.data.symbols) * 4.0 / (1024.0 * 1024.0 * 1024.0);
+  if (gib > kMaxDataGiB) {
+    throw ConfigError(file +
+                      ": keys 'data.train', 'data.val', 'data.test', 'data.symbols': the "
+                      "samples would take " +
+                      std::to_string(gib) + " GiB (at most " + std::to_string(kMaxDataGiB) +
+                      "); use fewer samples or symbols");
+  }
 
   c.shape.classes = c.data.classes;
   c.shape.symbols = c.data.symbols;

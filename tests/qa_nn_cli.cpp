@@ -353,6 +353,9 @@ BOOST_AUTO_TEST_CASE(classifier_train_distil_and_model_info) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
       {{"train", "teacher.ini", "--set", "data.classes=bpsk,8psk"}, "unknown modulation '8psk'"},
       {{"train", "teacher.ini", "--set", "model.widths=32,x"}, "model.widths"},
+      {{"train", "teacher.ini", "--set", "data.classes=qpsk,bpsk,qpsk"}, "listed twice"},
+      {{"train", "teacher.ini", "--set", "data.train=10000000", "--set", "data.symbols=4096"},
+       "GiB"},
       {{"train", "teacher.ini", "--set", "data.snr_min_db=30"}, "data.snr_min_db"},
       {{"train", "teacher.ini", "--set", "distill.teacher=teacher.ini"}, "distill.teacher"},
       {{"compress", "distill.ini", "--set", "compress.steps=prune"}, "compress.steps"},
