@@ -96,11 +96,12 @@ ClassifierConfig read_classifier_config(const std::string& file,
       static_cast<double>(pc.count("data.train") + pc.count("data.val") + pc.count("data.test")) *
       2.0 * static_cast<double>(c.data.symbols) * 4.0 / (1024.0 * 1024.0 * 1024.0);
   if (gib > kMaxDataGiB) {
-    throw ConfigError(file +
-                      ": keys 'data.train', 'data.val', 'data.test', 'data.symbols': the "
-                      "samples would take " +
-                      std::to_string(gib) + " GiB (at most " + std::to_string(kMaxDataGiB) +
-                      "); use fewer samples or symbols");
+    std::ostringstream m;
+    m.setf(std::ios::fixed);
+    m.precision(1);
+    m << file << ": keys 'data.train', 'data.val', 'data.test', 'data.symbols': the samples would "
+      << "take " << gib << " GiB (at most " << kMaxDataGiB << "); use fewer samples or symbols";
+    throw ConfigError(m.str());
   }
 
   c.shape.classes = c.data.classes;
