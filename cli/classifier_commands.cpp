@@ -51,7 +51,8 @@ struct ClassifierConfig {
   ClassifierShape shape;
   ModDataSpec data;
   ClassifierHyper hyper;
-  std::string teacher;  ///< model file, or empty
+  std::string teacher;                         ///< model file, or empty
+  std::optional<ModClassifier> teacher_model;  ///< loaded from `teacher`
   std::filesystem::path out;
   unsigned threads = 1;
 };
@@ -141,14 +142,12 @@ ClassifierConfig read_classifier_config(const std::string& file,
   }
   if (!c.teacher.empty()) {
     const char* k = compress ? "compress.model" : "distill.teacher";
-    if (!ModClassifier::is_classifier_file(c.teacher)) {
-      try {
-        (void)ModClassifier::load(c.teacher);  // the reason, as a ModelFileError
-      } catch (const std::exception& e) {
-        throw ConfigError(key(k) + ": " + e.what());
-      }
+    try {
+      c.teacher_model.emplace(ModClassifier::load(c.teacher));
+    } catch (const ModelFileError& e) {
+      throw ConfigError(key(k) + ": " + e.what());
     }
-    if (ModClassifier::load(c.teacher).shape().classes != c.data.classes) {
+    if (c.teacher_model->shape().classes != c.data.classes) {
       throw ConfigError(key(k) + ": " + c.teacher + " classifies other classes than data.classes");
     }
   }
@@ -264,8 +263,7 @@ int run_classifier_scenario(const std::string& file, const std::vector<std::stri
   tune_allocator();
   set_torch_threads(c.threads);
   try {
-    std::optional<ModClassifier> teacher;
-    if (!c.teacher.empty()) teacher.emplace(ModClassifier::load(c.teacher));
+    const std::optional<ModClassifier>& teacher = c.teacher_model;
     const std::uint64_t seed = pc.count("data.seed");
     const std::size_t n_train = pc.count("data.train"), n_val = pc.count("data.val"),
                       n_test = pc.count("data.test");
