@@ -248,6 +248,9 @@ int cmd_bench(const std::vector<std::string>& args) {
       "default 1)")("frame-bits",
                     po::value<std::size_t>(&b.frame_bits)->default_value(b.frame_bits),
                     "montecarlo: linksim frame size")(
+      "itpp-block-bits",
+      po::value<std::size_t>(&b.itpp_block_bits)->default_value(b.itpp_block_bits),
+      "montecarlo: bits per block of the IT++ loops")(
       "ebn0-db", po::value<double>(&b.ebn0_db)->default_value(b.ebn0_db),
       "montecarlo: Eb/N0 in dB")("threads", po::value<unsigned>(),
                                  "montecarlo: linksim threads (default 1); inference: threads "
@@ -283,8 +286,8 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (which != "montecarlo") throw po::error("unknown benchmark; valid: montecarlo, inference");
   if (p.vm.count("seconds")) b.seconds = p.vm["seconds"].as<double>();
   if (p.vm.count("threads")) b.threads = p.vm["threads"].as<unsigned>();
-  if (b.seconds <= 0 || b.frame_bits == 0 || b.threads == 0) {
-    throw po::error("--seconds, --frame-bits and --threads must be positive");
+  if (b.seconds <= 0 || b.frame_bits == 0 || b.itpp_block_bits == 0 || b.threads == 0) {
+    throw po::error("--seconds, --frame-bits, --itpp-block-bits and --threads must be positive");
   }
   std::cout << bench_montecarlo(b) << "\n";
   return 0;

@@ -50,10 +50,25 @@ std::uint64_t count_mismatches(const std::uint8_t* a, const std::uint8_t* b, std
 }
 
 bool all_finite(const double* v, std::size_t n) {
-  // v - v is +0.0 (all bits clear) for finite v and NaN for NaN and +-Inf: OR the bits together.
-  __m512i a0 = _mm512_setzero_si512(), a1 = a0;
+  // First the plain sum (one addition per 8 samples): any NaN or +-Inf makes it NaN or +-Inf and
+  // nothing makes it finite again, so a finite sum proves every sample finite. Only a sum that
+  // is not finite (a bad sample, or an overflow of the sum) needs the exact test: v - v is +0.0
+  // (all bits clear) for finite v and NaN for NaN and +-Inf, ORed together.
+  __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
   std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_add_pd(s0, _mm512_loadu_pd(v + i));
+    s1 = _mm512_add_pd(s1, _mm512_loadu_pd(v + i + 8));
+    s2 = _mm512_add_pd(s2, _mm512_loadu_pd(v + i + 16));
+    s3 = _mm512_add_pd(s3, _mm512_loadu_pd(v + i + 24));
+  }
+  const __m512d sum = _mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3));
+  const __m512d zero = _mm512_sub_pd(sum, sum);
+  if (_mm512_test_epi64_mask(_mm512_castpd_si512(zero), _mm512_castpd_si512(zero)) == 0) {
+    return all_finite_impl(v + i, n - i);
+  }
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0;
+  for (i = 0; i + 16 <= n; i += 16) {
     const __m512d v0 = _mm512_loadu_pd(v + i), v1 = _mm512_loadu_pd(v + i + 8);
     a0 = _mm512_or_si512(a0, _mm512_castpd_si512(_mm512_sub_pd(v0, v0)));
     a1 = _mm512_or_si512(a1, _mm512_castpd_si512(_mm512_sub_pd(v1, v1)));

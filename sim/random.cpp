@@ -21,7 +21,7 @@ void unpack_bits_avx2(const std::uint64_t* words, std::uint8_t* out, std::size_t
 void zig32_add_avx2(std::array<std::array<std::uint64_t, RandomStream::kLanes>, 4>& s,
                     std::uint64_t* words, const double* x, double* y, std::size_t n_blocks,
                     const Zig32Entry* table, std::uint64_t* misses);
-/// zig32_add_avx2 compiled for AVX-512VL (rotates, 32 vector registers): the same results.
+/// The AVX-512 F fast path (random_avx512.cpp): sixteen samples per step, the same results.
 void zig32_add_avx512(std::array<std::array<std::uint64_t, RandomStream::kLanes>, 4>& s,
                       std::uint64_t* words, const double* x, double* y, std::size_t n_blocks,
                       const Zig32Entry* table, std::uint64_t* misses);
@@ -146,8 +146,11 @@ const detail::Zig32Entry* zig32_table(double stddev) {
     const Ziggurat& z = ziggurat();
     for (std::size_t k = 0; k < kZig32Entries; ++k) {
       const std::size_t i = k % kZigguratLayers;
-      const double x = stddev * z.x[i];
-      cache.entry[k] = {k >= kZigguratLayers ? -x : x, z.ratio[i]};
+      const double x = 0x1.0p-23 * stddev * z.x[i];
+      const auto threshold = static_cast<std::uint64_t>(std::ceil(z.ratio[i] * 0x1.0p23));
+      cache.entry[k] = {(std::bit_cast<std::uint64_t>(k >= kZigguratLayers ? -x : x) &
+                         ~detail::kZig32ThresholdMask) |
+                        threshold};
     }
     cache.valid = true;
     cache.stddev = stddev;

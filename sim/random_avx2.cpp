@@ -82,23 +82,35 @@ namespace {
                                                   const double* x, double* y, std::size_t n_blocks,
                                                   const Zig32Entry* t, std::uint64_t* misses) {
   // The random words are made here (xoshiro_kernel's, in the same order) and used straight from
-  // registers; they are also stored for the misses. Eight samples from four words (word32:
-  // samples 0-3 in their low halves, 4-7 in the high ones), in double precision: u from bits
-  // 9-31 of each half placed in a mantissa, the table index from bits 0-8 (as a byte offset,
-  // stored, then read back as scalars: fewer instructions than extracting them, and gathers are
-  // slow on many CPUs), one 16-byte load per entry.
-  static_assert(sizeof(Zig32Entry) == 16 && RandomStream::kLanes == 2 * Avx2::width);
-  const __m256i index_bits = _mm256_set1_epi64x(0x000001ff000001ffLL);
-  const __m256i mantissa = _mm256_set1_epi64x(0x000fffffe0000000LL);
-  const __m256i one_bits = _mm256_set1_epi64x(0x3ff0000000000000LL);
-  const __m256d one = _mm256_set1_pd(1.0);
+  // registers; they are also stored for the misses. A vector of four words holds the 32-bit
+  // words of eight samples in order (word32). Per sample: m = bits 9-31 as a double (exactly,
+  // through a 2^52 mantissa), the table index from bits 0-8 (as a byte offset, stored, then read
+  // back as scalars: fewer instructions than extracting them, and gathers are slow on many
+  // CPUs), one 8-byte load per entry.
+  static_assert(sizeof(Zig32Entry) == 8 && RandomStream::kLanes == 2 * Avx2::width);
+  const __m256i index_bits = _mm256_set1_epi32(kZig32Entries - 1);
+  const __m256i threshold_bits = _mm256_set1_epi64x(static_cast<long long>(kZig32ThresholdMask));
+  const __m256i two52_bits = _mm256_set1_epi64x(0x4330000000000000LL);
+  const __m256d two52 = _mm256_set1_pd(0x1.0p52);
   const auto* base = reinterpret_cast<const char*>(t);
-  alignas(32) std::uint32_t offset[8];  // of the entries of samples 0, 4, 1, 5, 2, 6, 3, 7
-  // Entries of samples a (low 128 bits) and b (high): (x_a, ratio_a | x_b, ratio_b).
-  const auto pair = [&](int a, int b) {
-    const auto* ea = reinterpret_cast<const double*>(base + offset[a]);
-    const auto* eb = reinterpret_cast<const double*>(base + offset[b]);
-    return _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(ea)), _mm_load_pd(eb), 1);
+  alignas(32) std::uint32_t offset[8];  // of the entries of the eight samples
+  // Entries of the samples a .. a + 3 as one vector.
+  const auto quad = [&](int a) {
+    const auto at = [&](int k) { return reinterpret_cast<const double*>(base + offset[k]); };
+    const __m128d lo = _mm_loadh_pd(_mm_load_sd(at(a)), at(a + 1));
+    const __m128d hi = _mm_loadh_pd(_mm_load_sd(at(a + 2)), at(a + 3));
+    return _mm256_insertf128_pd(_mm256_castpd128_pd256(lo), hi, 1);
+  };
+  // Adds the noise of the four samples at y + j (m as 64-bit integers, entries e) and returns
+  // their miss bits.
+  const auto add = [&](std::size_t j, __m256i m, __m256d e) {
+    const __m256d dm =
+        _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(m, two52_bits)), two52);  // exact
+    _mm256_storeu_pd(y + j, _mm256_add_pd(_mm256_loadu_pd(x + j), _mm256_mul_pd(dm, e)));
+    // Inside when m < T (both below 2^23, so the signed comparison is exact).
+    const __m256i inside =
+        _mm256_cmpgt_epi64(_mm256_and_si256(_mm256_castpd_si256(e), threshold_bits), m);
+    return ~static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(inside))) & 0xfU;
   };
   std::array<LaneVectors<Avx2>, 2> lanes;  // lanes 0-3 and 4-7
   lanes[0].load(state, 0);
@@ -112,30 +124,13 @@ namespace {
       const __m256i q = lanes[k % 2].next();
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(words + j / 2), q);
       _mm256_store_si256(reinterpret_cast<__m256i*>(offset),
-                         _mm256_slli_epi64(_mm256_and_si256(q, index_bits), 4));
+                         _mm256_slli_epi32(_mm256_and_si256(q, index_bits), 3));
       asm("" : "+m"(offset));  // read the offsets back from memory
-      const __m256d u_lo =
-          _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(
-                            _mm256_and_si256(_mm256_slli_epi64(q, 20), mantissa), one_bits)),
-                        one);
-      const __m256d u_hi =
-          _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(
-                            _mm256_and_si256(_mm256_srli_epi64(q, 12), mantissa), one_bits)),
-                        one);
-      const __m256d a_lo = pair(0, 4), b_lo = pair(2, 6);  // samples 0 | 2, 1 | 3
-      const __m256d a_hi = pair(1, 5), b_hi = pair(3, 7);  // samples 4 | 6, 5 | 7
-      const __m256d x_lo = _mm256_unpacklo_pd(a_lo, b_lo),
-                    ratio_lo = _mm256_unpackhi_pd(a_lo, b_lo);
-      const __m256d x_hi = _mm256_unpacklo_pd(a_hi, b_hi),
-                    ratio_hi = _mm256_unpackhi_pd(a_hi, b_hi);
-      _mm256_storeu_pd(y + j, _mm256_add_pd(_mm256_loadu_pd(x + j), _mm256_mul_pd(u_lo, x_lo)));
-      _mm256_storeu_pd(y + j + 4,
-                       _mm256_add_pd(_mm256_loadu_pd(x + j + 4), _mm256_mul_pd(u_hi, x_hi)));
-      const auto miss =
-          static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(u_lo, ratio_lo, _CMP_NLT_UQ))) |
-          static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(u_hi, ratio_hi, _CMP_NLT_UQ)))
-              << 4;
-      miss_bits |= static_cast<std::uint64_t>(miss) << (8 * k);
+      const __m256i m = _mm256_srli_epi32(q, 9);
+      const unsigned miss_lo = add(j, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(m)), quad(0));
+      const unsigned miss_hi =
+          add(j + 4, _mm256_cvtepu32_epi64(_mm256_extracti128_si256(m, 1)), quad(4));
+      miss_bits |= static_cast<std::uint64_t>(miss_lo | miss_hi << 4) << (8 * k);
     }
     misses[block] = miss_bits;
   }
@@ -146,12 +141,6 @@ namespace {
 
 void zig32_add_avx2(LaneState& state, std::uint64_t* words, const double* x, double* y,
                     std::size_t n_blocks, const Zig32Entry* t, std::uint64_t* misses) {
-  zig32_add_body(state, words, x, y, n_blocks, t, misses);
-}
-
-__attribute__((target("avx512f,avx512vl"))) void zig32_add_avx512(
-    LaneState& state, std::uint64_t* words, const double* x, double* y, std::size_t n_blocks,
-    const Zig32Entry* t, std::uint64_t* misses) {
   zig32_add_body(state, words, x, y, n_blocks, t, misses);
 }
 

@@ -27,12 +27,17 @@ struct alignas(64) ZigLayer {
 };
 
 /// Fast-path table entry of the single-word ziggurat (RandomStream::add_normal) for one call's
-/// stddev, indexed by zig32_index = (sign << 8) | layer: x = stddev x[layer] (negated for sign 1)
-/// and ratio = x[layer+1] / x[layer] (u below it lies inside the layer's rectangle). 16 bytes, so
-/// the AVX2 kernel loads an entry with one load.
-struct alignas(16) Zig32Entry {
-  double x, ratio;
+/// stddev, indexed by zig32_index = (sign << 8) | layer, in one 64-bit word (so an AVX-512
+/// kernel fetches eight entries with one gather): the bits of the double s = 2^-23 stddev
+/// x[layer] (negated for sign 1) with its 23 lowest mantissa bits replaced by the integer
+/// threshold T = ceil(2^23 x[layer+1] / x[layer]). A draw's 23-bit uniform integer m (u = m 2^-23)
+/// lies inside the layer's rectangle exactly when m < T, i.e. u < x[layer+1] / x[layer], and its
+/// noise value is m * s (= u * stddev x[layer], as 2^-23 scales exactly), with s as it stands:
+/// stddev x[layer] 2^-23 within a relative 2^-29, far under the 2^-23 grid of u.
+struct Zig32Entry {
+  std::uint64_t bits;
 };
+inline constexpr std::uint64_t kZig32ThresholdMask = (std::uint64_t{1} << 23) - 1;
 
 }  // namespace detail
 
@@ -74,7 +79,11 @@ struct Scalar {
 
 template <class V, int K>
 inline typename V::I rotl_v(typename V::I x) {
-  return V::bor(V::template shl<K>(x), V::template shr<64 - K>(x));
+  if constexpr (requires { V::template rotl<K>(x); }) {
+    return V::template rotl<K>(x);  // one instruction where the vector unit has it
+  } else {
+    return V::bor(V::template shl<K>(x), V::template shr<64 - K>(x));
+  }
 }
 
 /// One xoshiro256++ step on the lanes of (s0, s1, s2, s3): advances them and returns their output.
@@ -156,11 +165,11 @@ inline void ziggurat_kernel(const std::uint64_t* words, double* out, std::uint64
 
 inline constexpr std::size_t kZig32Entries = 2 * kZigguratLayers;
 
-/// The 32-bit word of sample j of add_normal in a buffer of 64-bit words: samples come in groups
-/// of 8, and sample k of a group takes the low half of the group's word k (k < 4) or the high
-/// half of word k - 4, so that a vector of four words gives samples 0-3 and 4-7 in order.
+/// The 32-bit word of sample j of add_normal in a buffer of 64-bit words: the low half of word
+/// j / 2 for even j, the high half for odd j (the buffer read as 32-bit words, little-endian),
+/// so that a vector of words holds its samples' words in order.
 inline std::uint32_t word32(const std::uint64_t* words, std::size_t j) {
-  return static_cast<std::uint32_t>(words[4 * (j >> 3) + (j & 3)] >> (32 * ((j >> 2) & 1)));
+  return static_cast<std::uint32_t>(words[j >> 1] >> (32 * (j & 1)));
 }
 
 /// Fields of a single-word ziggurat draw w: bits 0-7 the layer, bit 8 the sign, bits 9-31 the
@@ -180,15 +189,19 @@ inline std::uint64_t zig32_sign(std::uint32_t w) {
   return static_cast<std::uint64_t>(w) << 55;
 }
 
-/// One fast-path draw of the single-word ziggurat for the sample x: writes y = x + u * e.x, where
-/// e = table[zig32_index(w)] (e.x = +-stddev x[layer]), and returns true when the draw missed
-/// (u >= e.ratio = x[layer+1] / x[layer]: the caller redoes it on the slow path). The AVX2
-/// kernel does the same IEEE operations eight samples at a time.
+/// The 23-bit uniform integer m = w >> 9 of a single-word draw (u = m 2^-23).
+inline std::uint32_t zig32_m(std::uint32_t w) {
+  return w >> 9;
+}
+
+/// One fast-path draw of the single-word ziggurat for the sample x: writes y = x + m * e.s, where
+/// e = table[zig32_index(w)] (see Zig32Entry), and returns true when the draw missed (m >= e's
+/// threshold, i.e. u >= x[layer+1] / x[layer]: the caller redoes it on the slow path). The vector
+/// kernels do the same IEEE operations 4 or 8 samples at a time.
 inline bool zig32_draw(std::uint32_t w, double x, double& y, const detail::Zig32Entry* table) {
-  const detail::Zig32Entry& e = table[zig32_index(w)];
-  const double u = zig32_uniform(w);
-  y = x + u * e.x;
-  return !(u < e.ratio);
+  const std::uint64_t e = table[zig32_index(w)].bits;
+  y = x + static_cast<double>(zig32_m(w)) * std::bit_cast<double>(e);
+  return zig32_m(w) >= (e & detail::kZig32ThresholdMask);
 }
 
 /// Fast path of the single-word ziggurat for the samples [begin, n): y[j] = x[j] + noise

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <set>
 #include <span>
@@ -560,6 +561,23 @@ BOOST_AUTO_TEST_CASE(portable_avx2_and_avx512_block_kernels_agree) {
           linksim::cap_kernels_at_avx2(false);
           const PortableKernels p;
           BOOST_TEST(!k::all_finite(v.data(), n));
+        }
+      }
+      // Finite samples whose sum overflows are still finite (the AVX-512 kernel's first test
+      // is the plain sum); +Inf and -Inf together (their sum NaN) are not.
+      if (n >= 2) {
+        std::vector<double> big(n, std::numeric_limits<double>::max());
+        big[n / 2] = -std::numeric_limits<double>::max();
+        BOOST_TEST(k::all_finite(big.data(), n));
+        linksim::cap_kernels_at_avx2(true);
+        BOOST_TEST(k::all_finite(big.data(), n));
+        linksim::cap_kernels_at_avx2(false);
+        big[0] = HUGE_VAL;
+        big[n - 1] = -HUGE_VAL;
+        BOOST_TEST(!k::all_finite(big.data(), n));
+        {
+          const PortableKernels p;
+          BOOST_TEST(!k::all_finite(big.data(), n));
         }
       }
     }
