@@ -1,6 +1,9 @@
 #include "cli/registry.hpp"
 
 #include <cmath>
+#include <optional>
+#include <set>
+#include <sstream>
 
 #include "blocks/blocks.hpp"
 #include "channels/channels.hpp"
@@ -232,6 +235,9 @@ std::vector<ParamSpec> make_schema() {
   s.push_back(text("csi.model",
                    "model file of an NN method (linksim train or compress); '{cr}' in it stands "
                    "for csi.cr, '{variant}' for csi.variant"));
+  s.push_back(text("csi.model_by_cr",
+                   "model files per CR, overriding csi.model at those CRs: space-separated "
+                   "CR=FILE pairs, e.g. '16=models/a.lsnn 32=models/b.lsnn'"));
   s.push_back(text("csi.variant",
                    "name of a compressed model variant, put into csi.model's '{variant}' (a list "
                    "sweeps it: original, quantized, pruned, ...)"));
@@ -363,6 +369,7 @@ ScenarioKind point_scenario_kind(const PointConfig& point) {
 }
 
 void check_csi_feedback(const PointConfig& point, std::size_t n) {
+  static_cast<void>(model_file_for_cr(point.text("csi.model_by_cr"), 0));  // its syntax
   switch (lookup(point, "csi.method", kCsiMethods)) {
     case FeedbackMethod::Lasso:
     case FeedbackMethod::Omp:
@@ -375,6 +382,27 @@ void check_csi_feedback(const PointConfig& point, std::size_t n) {
     default:
       build_csi_feedback(point, n, 1);  // loads and checks the model file
   }
+}
+
+std::optional<std::string> model_file_for_cr(const std::string& by_cr, std::size_t cr) {
+  std::optional<std::string> found;
+  std::set<unsigned long> seen;
+  std::istringstream in(by_cr);
+  for (std::string pair; in >> pair;) {
+    const auto eq = pair.find('=');
+    const std::string key = pair.substr(0, eq);
+    const bool digits =
+        !key.empty() && key.size() <= 6 && key.find_first_not_of("0123456789") == std::string::npos;
+    if (eq == std::string::npos || !digits || eq + 1 == pair.size()) {
+      throw ConfigError("key 'csi.model_by_cr': '" + pair +
+                        "' is not CR=FILE (for example 16=models/csinet_indoor_cr16.lsnn)");
+    }
+    if (!seen.insert(std::stoul(key)).second) {
+      throw ConfigError("key 'csi.model_by_cr': CR " + key + " is listed twice");
+    }
+    if (std::stoul(key) == cr) found = pair.substr(eq + 1);
+  }
+  return found;
 }
 
 std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::size_t n,
@@ -397,8 +425,9 @@ std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::s
     case FeedbackMethod::ConvCsiNet:
     case FeedbackMethod::ConvSquCsiNet: {
       // "{cr}" and "{variant}" in the file name stand for the point's CR and variant, so one
-      // line serves a sweep.
-      std::string file = point.text("csi.model");
+      // line serves a sweep; csi.model_by_cr names the file of a CR outright.
+      std::string file = model_file_for_cr(point.text("csi.model_by_cr"), point.count("csi.cr"))
+                             .value_or(point.text("csi.model"));
       for (const auto& [tag, key] :
            {std::pair<std::string, std::string>{"{cr}", "csi.cr"}, {"{variant}", "csi.variant"}}) {
         for (auto at = file.find(tag); at != std::string::npos; at = file.find(tag)) {

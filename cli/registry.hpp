@@ -49,9 +49,15 @@ ScenarioKind point_scenario_kind(const PointConfig& point);
 /// Throws ConfigError.
 void check_csi_feedback(const PointConfig& point, std::size_t n);
 
+/// The model file csi.model_by_cr names for compression ratio `cr` ("CR=FILE" pairs separated
+/// by spaces), or nothing when it does not list `cr`. Throws ConfigError on a malformed pair or
+/// a CR listed twice.
+std::optional<std::string> model_file_for_cr(const std::string& by_cr, std::size_t cr);
+
 /// Builds the CSI feedback scheme of a point (csi.method, csi.cr, ... or the NN model in
-/// csi.model) for samples of `n` real values; an NN runs on `threads` LibTorch threads (0: all
-/// cores). Throws ConfigError when the combination is invalid or the model file is unusable.
+/// csi.model_by_cr or csi.model) for samples of `n` real values; an NN runs on `threads`
+/// LibTorch threads (0: all cores). Throws ConfigError when the combination is invalid or the
+/// model file is unusable.
 std::unique_ptr<CsiFeedback> build_csi_feedback(const PointConfig& point, std::size_t n,
                                                 unsigned threads);
 

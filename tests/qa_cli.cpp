@@ -249,7 +249,10 @@ BOOST_AUTO_TEST_CASE(other_scenario_errors) {
         {"csi.data", "csi_not_a_dataset.ini"}},
        {"csi_bad_method.ini",
         "kind = csi_feedback\n[csi]\nmethod = tval4\n[sweep]\nsnr_db = 0\n",
-        {"csi_bad_method.ini", "csi.method", "lasso"}}},
+        {"csi_bad_method.ini", "csi.method", "lasso"}},
+       {"csi_bad_model_by_cr.ini",
+        "kind = csi_feedback\n[csi]\nmodel_by_cr = 16:a.lsnn\n[sweep]\nsnr_db = 0\n",
+        {"csi_bad_model_by_cr.ini", "csi.model_by_cr", "CR=FILE"}}},
       "cli_other");
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "channels/csi_dataset.hpp"
+#include "cli/registry.hpp"
 #include "cli/runner.hpp"
 #include "nn_compress/compress_pipeline.hpp"
 #include "qa_common.hpp"
@@ -164,6 +165,35 @@ BOOST_AUTO_TEST_CASE(nn_and_cs_feedback_give_the_same_result_fields_on_the_same_
   BOOST_TEST(r.points[2].csi->nmse_db < -8.0);
   BOOST_TEST(r.points[3].csi->nmse_db < -4.0);
   BOOST_TEST(r.points[2].csi->rho > 0.9);
+}
+
+BOOST_AUTO_TEST_CASE(model_by_cr_names_the_model_of_a_cr) {
+  // csi.model_by_cr overrides csi.model at the CRs it lists and nowhere else: the CR 4 point of a
+  // sweep is the same with and without it, the CR 16 point is the one of the listed model.
+  const qa::TempDir dir("csi_runner_by_cr");
+  const std::string models = std::string(LINKSIM_MODELS_DIR);
+  const std::string base = "model = " + models + "/csinet_indoor_cr{cr}.lsnn\n";
+  const std::string other = models + "/csinet_indoor_cr16_xl.lsnn";
+  qa::write_text(dir / "plain.ini", scenario_with(base, "csinet", "4, 16"));
+  qa::write_text(dir / "by_cr.ini",
+                 scenario_with(base + "model_by_cr = 16=" + other + "\n", "csinet", "4, 16"));
+  qa::write_text(dir / "direct.ini", scenario_with("model = " + other + "\n", "csinet", "16"));
+  const RunRecord plain = run(dir / "plain.ini", dir / "plain", 1);
+  const RunRecord by_cr = run(dir / "by_cr.ini", dir / "by_cr", 1);
+  const RunRecord direct = run(dir / "direct.ini", dir / "direct", 1);
+  BOOST_REQUIRE(plain.points.size() == 2U && by_cr.points.size() == 2U);
+  BOOST_TEST(by_cr.points[0].csi->nmse_db == plain.points[0].csi->nmse_db);
+  BOOST_TEST(by_cr.points[1].csi->nmse_db == direct.points[0].csi->nmse_db);
+  BOOST_TEST(by_cr.points[1].csi->nmse_db != plain.points[1].csi->nmse_db);
+  // Malformed pairs and a CR listed twice are configuration errors naming the key.
+  for (const std::string& bad :
+       {std::string("16"), "x=" + other, std::string("16="), "16=" + other + " 16=" + other}) {
+    BOOST_CHECK_EXCEPTION(model_file_for_cr(bad, 16), ConfigError, [](const ConfigError& e) {
+      return std::string(e.what()).find("csi.model_by_cr") != std::string::npos;
+    });
+  }
+  BOOST_TEST(!model_file_for_cr("4=a.lsnn 32=b.lsnn", 16).has_value());
+  BOOST_TEST(*model_file_for_cr("4=a.lsnn 32=b.lsnn", 32) == "b.lsnn");
 }
 
 BOOST_AUTO_TEST_CASE(variant_and_backend_sweeps_report_size_bits_and_throughput) {
