@@ -147,6 +147,7 @@ const detail::Zig32Entry* zig32_table(double stddev) {
     for (std::size_t k = 0; k < kZig32Entries; ++k) {
       const std::size_t i = k % kZigguratLayers;
       const double x = 0x1.0p-23 * stddev * z.x[i];
+      // Every ratio is below 0.996 (at most 0.99577), so T fits its 23 bits.
       const auto threshold = static_cast<std::uint64_t>(std::ceil(z.ratio[i] * 0x1.0p23));
       cache.entry[k] = {(std::bit_cast<std::uint64_t>(k >= kZigguratLayers ? -x : x) &
                          ~detail::kZig32ThresholdMask) |
